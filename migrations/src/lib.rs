@@ -1,0 +1,14 @@
+//! Schema migrations, one file per change; a migration is never edited once it has landed.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_platform;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261121_000001_platform::Migration)]
+    }
+}

@@ -1,0 +1,255 @@
+//! sous: the back-kitchen pipelines of a food and commerce platform, in one binary.
+//!
+//! This file composes: it builds the [`Platform`], mounts every module's routes, registers every
+//! module's jobs and periodic tasks, and runs the roles this process was asked to run.
+
+pub mod config;
+pub mod platform;
+
+use std::net::TcpListener;
+
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+use config::{Roles, Settings};
+use platform::Platform;
+use platform::jobs::{Job, JobRegistry};
+use platform::scheduler::Schedule;
+
+/// Every job of every module.
+fn job_registry() -> JobRegistry {
+    JobRegistry::default()
+}
+
+/// Every module's periodic work.
+fn schedule() -> Schedule {
+    Schedule::default()
+}
+
+/// Every route: the platform's, then each module's.
+fn routes(cfg: &mut web::ServiceConfig) {
+    platform::http::health_routes(cfg);
+    platform::jobs::api::routes(cfg);
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "sous", description = "Back-kitchen pipelines of a food and commerce platform"),
+    modifiers(&BearerAuth),
+    components(schemas(platform::http::Problem, platform::http::FieldError, platform::http::Code))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of every `/v1` endpoint.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(platform::jobs::api::AdminJobsApi::openapi());
+    doc
+}
+
+/// Builds an [`Application`]; tests add their own jobs and periodic tasks through it.
+pub struct ApplicationBuilder {
+    settings: Settings,
+    jobs: JobRegistry,
+    schedule: Schedule,
+}
+
+impl ApplicationBuilder {
+    pub fn job<J: Job>(mut self) -> Self {
+        self.jobs.register::<J>();
+        self
+    }
+
+    pub fn periodic<F, Fut>(
+        mut self,
+        name: &'static str,
+        every: std::time::Duration,
+        run: F,
+    ) -> Self
+    where
+        F: Fn(Platform) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.schedule.every(name, every, run);
+        self
+    }
+
+    /// Connects to everything, migrates if configured, and binds the listener when the api role
+    /// runs (port 0 picks a free port, see [`Application::port`]).
+    pub async fn build(self) -> anyhow::Result<Application> {
+        let settings = self.settings;
+        let roles = settings.roles;
+        let listener = if roles.api {
+            let listener = TcpListener::bind(settings.bind)
+                .with_context(|| format!("failed to listen on {} (SOUS_BIND)", settings.bind))?;
+            listener.set_nonblocking(true)?;
+            Some(listener)
+        } else {
+            None
+        };
+        let migrate = settings.migrate_on_start;
+        let platform = Platform::connect(settings, self.jobs).await?;
+        if migrate {
+            platform::db::migrate(&platform.db).await?;
+        }
+        Ok(Application {
+            platform,
+            listener,
+            schedule: self.schedule,
+            roles,
+        })
+    }
+}
+
+pub struct Application {
+    platform: Platform,
+    listener: Option<TcpListener>,
+    schedule: Schedule,
+    roles: Roles,
+}
+
+impl Application {
+    pub fn builder(settings: Settings) -> ApplicationBuilder {
+        ApplicationBuilder {
+            settings,
+            jobs: job_registry(),
+            schedule: schedule(),
+        }
+    }
+
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::builder(settings).build().await
+    }
+
+    /// The port the api role listens on.
+    pub fn port(&self) -> Option<u16> {
+        self.listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Runs this process's roles until `shutdown` resolves, then stops them gracefully: the
+    /// server finishes in-flight requests, workers finish in-flight jobs, each up to the
+    /// shutdown timeout. If one role fails, the others are stopped too.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            platform,
+            listener,
+            schedule,
+            roles,
+        } = self;
+        let stop = CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                shutdown.await;
+                stop.cancel();
+            }
+        });
+        tracing::info!(%roles, jobs = platform.jobs.backend().kind(), "sous starting");
+
+        let mut roles_running = tokio::task::JoinSet::new();
+        if let Some(listener) = listener {
+            let server = http_server(platform.clone(), listener)?;
+            let handle = server.handle();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                handle.stop(true).await;
+            });
+            roles_running.spawn(async move { ("api", server.await.context("HTTP server failed")) });
+        }
+        if roles.worker {
+            let (platform, stop) = (platform.clone(), stop.clone());
+            roles_running.spawn(async move {
+                let result = platform::jobs::run_workers(platform, stop.cancelled_owned()).await;
+                ("worker", result)
+            });
+        }
+        if roles.scheduler {
+            let (platform, stop) = (platform.clone(), stop.clone());
+            roles_running.spawn(async move {
+                platform::scheduler::run_scheduler(platform, schedule, stop.cancelled_owned())
+                    .await;
+                ("scheduler", Ok(()))
+            });
+        }
+
+        let mut first_error = None;
+        while let Some(joined) = roles_running.join_next().await {
+            let (role, result) = joined.context("a role panicked")?;
+            match result {
+                Ok(()) => tracing::info!(role, "stopped"),
+                Err(error) => {
+                    tracing::error!(
+                        role,
+                        error = format!("{error:#}"),
+                        "stopped with an error; stopping the others"
+                    );
+                    stop.cancel();
+                    first_error.get_or_insert(error);
+                }
+            }
+            if !stop.is_cancelled() {
+                tracing::warn!(role, "stopped on its own; stopping the others");
+                stop.cancel();
+            }
+        }
+        platform.db.clone().close().await.ok();
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn http_server(
+    platform: Platform,
+    listener: TcpListener,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let max_body = platform.settings.max_body_bytes;
+    let shutdown_secs = platform.settings.shutdown_timeout.as_secs();
+    let platform = web::Data::new(platform);
+    let doc = web::Data::new(openapi());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(platform.clone())
+            .app_data(doc.clone())
+            .configure(|cfg| platform::http::extractor_configs(cfg, max_body))
+            .configure(routes)
+            .default_service(web::to(platform::http::not_found))
+            .wrap(ErrorHandlers::new().default_handler(platform::http::problem_for_foreign_errors))
+            .wrap(from_fn(platform::http::observe))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(shutdown_secs)
+    .run();
+    Ok(server)
+}

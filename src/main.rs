@@ -1,0 +1,127 @@
+//! The `sous` command: parses arguments, sets up logging, and hands over to the library.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use sous::Application;
+use sous::config::{LogFormat, Roles, Settings};
+
+/// sous runs the back-kitchen pipelines of a food and commerce platform: meal-photo
+/// classification, delivery labels, ads, images and bulk ingest, in one binary.
+///
+/// With no configuration it runs embedded: SQLite in data/, objects in data/objects/, jobs and
+/// cache in process. Set SOUS_DATABASE_URL, SOUS_REDIS_URL and SOUS_STORE_URL to run on
+/// PostgreSQL, Redis and S3; see the README for every setting.
+#[derive(Debug, Parser)]
+#[command(name = "sous", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: the HTTP API, the job workers and the scheduler (or some of them).
+    Serve {
+        /// Roles to run, comma-separated: api (HTTP), worker (background jobs), scheduler
+        /// (periodic work). Replicas in production usually run one role each.
+        #[arg(long, env = "SOUS_ROLES", value_parser = parse_roles, default_value = "api,worker,scheduler")]
+        roles: Roles,
+    },
+    /// Apply database migrations, then exit (run this before starting new replicas).
+    Migrate,
+    /// Print a development bearer token signed with this deployment's signing key.
+    Token {
+        /// Subject: the user or service the token stands for.
+        #[arg(long)]
+        sub: String,
+        /// A scope to grant (repeatable), e.g. --scope admin.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 30m, 12h, 7d.
+        #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn parse_roles(s: &str) -> Result<Roles, String> {
+    s.parse()
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("SOUS_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler can be installed");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.ok();
+    tracing::info!("shutdown requested");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // object_store (aws-lc-rs) and sqlx (ring) both link rustls; pick one provider explicitly.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut settings = Settings::load()?;
+    init_tracing(settings.log_format);
+
+    match cli.command {
+        Command::Serve { roles } => {
+            settings.roles = roles;
+            let app = Application::build(settings).await?;
+            if let Some(port) = app.port() {
+                tracing::info!(port, "listening");
+            }
+            app.run_until(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = sous::platform::db::connect(&settings).await?;
+            sous::platform::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token { sub, scopes, ttl } => {
+            let key = sous::platform::auth::signing_key(&settings)?;
+            let auth = sous::platform::auth::Auth::new(&settings, &key)?;
+            let token = auth
+                .issue(&sub, &scopes, ttl)
+                .context("cannot issue a token")?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Admin endpoints for dead letters: list them, put one back on its queue.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+
+use super::Queue;
+use super::failures::{self, FailedJob, FailureError, FailureState};
+use crate::platform::Platform;
+use crate::platform::auth::Admin;
+use crate::platform::http::ApiError;
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_jobs).service(retry_job);
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListJobsQuery {
+    /// Only this queue (system, classify, image-variants, bulk-ingest, print).
+    queue: Option<String>,
+    /// `failed` (default) or `requeued`.
+    state: Option<String>,
+    /// Cursor: the `next` of the previous page.
+    after: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FailedJobPage {
+    pub items: Vec<FailedJob>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Jobs that failed for good, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/jobs",
+    tag = "admin",
+    params(ListJobsQuery),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, body = FailedJobPage),
+        (status = 400, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/admin/jobs")]
+async fn list_jobs(
+    _admin: Admin,
+    platform: web::Data<Platform>,
+    query: web::Query<ListJobsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let queue = match query.queue.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(Queue::parse(name).ok_or_else(|| {
+            ApiError::bad_request(format!("unknown queue `{name}`"))
+                .with_field("queue", format!("one of {}", Queue::names().join(", ")))
+        })?),
+    };
+    let state = match query.state.as_deref() {
+        None | Some("failed") => FailureState::Failed,
+        Some("requeued") => FailureState::Requeued,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("unknown state `{other}`"))
+                .with_field("state", "failed or requeued"));
+        }
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(
+            ApiError::bad_request(format!("limit {limit} is out of range"))
+                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
+        );
+    }
+    let items = failures::list(&platform.db, queue, state, query.after.as_deref(), limit).await?;
+    let next = (items.len() as u64 == limit)
+        .then(|| items.last().map(|j| j.id.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(FailedJobPage { items, next }))
+}
+
+/// Puts a failed job back on its queue with a fresh attempt count.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/jobs/{id}/retry",
+    tag = "admin",
+    params(("id" = String, Path, description = "The job id")),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, body = FailedJob, description = "Re-queued"),
+        (status = 401, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 409, body = crate::platform::http::Problem, content_type = "application/problem+json", description = "Already re-queued"),
+        (status = 503, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/admin/jobs/{id}/retry")]
+async fn retry_job(
+    _admin: Admin,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    match failures::requeue(&platform.db, &platform.jobs, &id).await {
+        Ok(job) => Ok(HttpResponse::Ok().json(job)),
+        Err(FailureError::NotFound(id)) => {
+            Err(ApiError::not_found(format!("no failed job with id {id}")))
+        }
+        Err(FailureError::AlreadyRequeued(id)) => Err(ApiError::conflict(format!(
+            "job {id} was already re-queued"
+        ))),
+        Err(FailureError::Database(e)) => Err(e.into()),
+        Err(FailureError::Backend(e)) => {
+            tracing::warn!(error = %e, "cannot re-queue: job backend unavailable");
+            Err(ApiError::unavailable(
+                "the job queue is unavailable; try again shortly",
+                5,
+            ))
+        }
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_jobs, retry_job),
+    components(schemas(FailedJob, FailedJobPage, FailureState))
+)]
+pub struct AdminJobsApi;

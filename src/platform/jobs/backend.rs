@@ -1,0 +1,221 @@
+//! The three apalis backends behind one enum: Redis, PostgreSQL, SQLite.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use apalis::prelude::{Metrics, TaskBuilder, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_redis::{ConnectionManager, RedisStorage};
+use apalis_sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteStorage};
+use sqlx::pool::PoolOptions;
+
+use super::{Envelope, Queue};
+use crate::config::Settings;
+
+/// Apalis's own retry is only a safety net for when our bookkeeping itself fails (see `runner`).
+const BACKEND_MAX_ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobBackendError {
+    #[error("cannot encode job payload: {0}")]
+    Encode(serde_json::Error),
+    #[error("cannot reach the job backend: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum JobBackend {
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+        poll: Duration,
+    },
+    Postgres {
+        pool: sqlx::postgres::PgPool,
+        poll: Duration,
+    },
+    Sqlite {
+        pool: SqlitePool,
+        poll: Duration,
+    },
+}
+
+impl JobBackend {
+    /// Connects and prepares the backend's own tables.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<JobBackend> {
+        use anyhow::Context;
+        let poll = settings.jobs.poll_interval;
+        let url = match (&settings.jobs.url, &settings.redis_url) {
+            (Some(url), _) => url.clone(),
+            (None, Some(redis)) => redis.clone(),
+            (None, None) if !settings.is_embedded() => settings.database_url.clone(),
+            (None, None) => format!(
+                "sqlite://{}?mode=rwc",
+                settings.data_dir.join("jobs.db").display()
+            ),
+        };
+        if url.starts_with("redis") {
+            let conn = crate::platform::redis_connection(&url, settings.redis_timeout)
+                .await
+                .context("failed to connect to the job Redis")?;
+            return Ok(JobBackend::Redis {
+                conn,
+                prefix: settings.redis_prefix.clone(),
+                poll,
+            });
+        }
+        if url.starts_with("postgres") {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(10)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&url)
+                .await
+                .context("failed to connect to the job database (PostgreSQL)")?;
+            PostgresStorage::<()>::setup(&pool)
+                .await
+                .context("failed to prepare the job tables in PostgreSQL")?;
+            return Ok(JobBackend::Postgres { pool, poll });
+        }
+        // The queue polls with `UPDATE … RETURNING`; its own file keeps it from contending with
+        // the application database's single writer.
+        let options = SqliteConnectOptions::from_str(&url)
+            .context("invalid job database URL")?
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        let pool: SqlitePool = SqlitePoolOptions::from(PoolOptions::new().max_connections(4))
+            .connect_with(options)
+            .await
+            .context("failed to open the job database (SQLite)")?;
+        SqliteStorage::<()>::setup(&pool)
+            .await
+            .context("failed to prepare the job tables in SQLite")?;
+        Ok(JobBackend::Sqlite { pool, poll })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobBackend::Redis { .. } => "redis",
+            JobBackend::Postgres { .. } => "postgres",
+            JobBackend::Sqlite { .. } => "sqlite",
+        }
+    }
+
+    /// The apalis queue name; Redis names carry the deployment prefix.
+    pub(super) fn queue_name(&self, queue: Queue) -> String {
+        match self {
+            JobBackend::Redis { prefix, .. } => format!("{prefix}:jobs:{}", queue.name()),
+            _ => format!("sous:{}", queue.name()),
+        }
+    }
+
+    pub(super) fn redis_storage(
+        conn: &ConnectionManager,
+        name: &str,
+        poll: Duration,
+    ) -> RedisStorage<Envelope> {
+        // `with_config(Config::default())` would reset the queue to "default": set it explicitly.
+        let config = apalis_redis::Config::default()
+            .queue(name)
+            .heartbeat_interval(poll);
+        RedisStorage::new(conn.clone()).with_config(config)
+    }
+
+    pub(super) fn sqlite_storage(
+        pool: &SqlitePool,
+        name: &str,
+        poll: Duration,
+    ) -> SqliteStorage<Envelope> {
+        let config = apalis_sqlite::Config::default()
+            .queue(name)
+            .heartbeat_interval(poll);
+        SqliteStorage::new(pool).with_config(config)
+    }
+
+    pub(super) fn postgres_storage(
+        pool: &sqlx::postgres::PgPool,
+        name: &str,
+        poll: Duration,
+    ) -> PostgresStorage<Envelope> {
+        let config = apalis_postgres::Config::default()
+            .queue(name)
+            .heartbeat_interval(poll);
+        PostgresStorage::new(pool).with_config(config)
+    }
+
+    pub(super) async fn push(
+        &self,
+        queue: Queue,
+        envelope: Envelope,
+        delay: Duration,
+    ) -> Result<(), JobBackendError> {
+        let name = self.queue_name(queue);
+        let task = TaskBuilder::new(envelope)
+            .max_attempts(BACKEND_MAX_ATTEMPTS)
+            .run_after(delay)
+            .build();
+        let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
+        match self {
+            JobBackend::Redis { conn, poll, .. } => Self::redis_storage(conn, &name, *poll)
+                .push_task(task)
+                .await
+                .map_err(|e| unavailable(&e)),
+            JobBackend::Postgres { pool, poll } => Self::postgres_storage(pool, &name, *poll)
+                .push_task(task)
+                .await
+                .map_err(|e| unavailable(&e)),
+            JobBackend::Sqlite { pool, poll } => Self::sqlite_storage(pool, &name, *poll)
+                .push_task(task)
+                .await
+                .map_err(|e| unavailable(&e)),
+        }
+    }
+
+    /// Jobs waiting in `queue` (due or scheduled), for metrics.
+    pub async fn pending(&self, queue: Queue) -> Result<u64, JobBackendError> {
+        let name = self.queue_name(queue);
+        let stats = match self {
+            JobBackend::Redis { conn, poll, .. } => Self::redis_storage(conn, &name, *poll)
+                .fetch_by_queue()
+                .await
+                .map_err(|e| e.to_string()),
+            JobBackend::Postgres { pool, poll } => Self::postgres_storage(pool, &name, *poll)
+                .fetch_by_queue()
+                .await
+                .map_err(|e| e.to_string()),
+            JobBackend::Sqlite { pool, poll } => Self::sqlite_storage(pool, &name, *poll)
+                .fetch_by_queue()
+                .await
+                .map_err(|e| e.to_string()),
+        }
+        .map_err(JobBackendError::Unavailable)?;
+        Ok(stats
+            .iter()
+            .find(|s| s.title == "PENDING_JOBS")
+            .and_then(|s| s.value.parse::<f64>().ok())
+            .unwrap_or_default() as u64)
+    }
+
+    /// Readiness: the backend answers a trivial query.
+    pub async fn ping(&self) -> Result<(), JobBackendError> {
+        let result = match self {
+            JobBackend::Redis { conn, .. } => redis::cmd("PING")
+                .query_async::<String>(&mut conn.clone())
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            JobBackend::Postgres { pool, .. } => sqlx::query::<sqlx::Postgres>("SELECT 1")
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            JobBackend::Sqlite { pool, .. } => sqlx::query::<sqlx::Sqlite>("SELECT 1")
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        };
+        result.map_err(JobBackendError::Unavailable)
+    }
+}

@@ -1,0 +1,123 @@
+//! Prometheus metrics: HTTP requests and latency by route and status, jobs by queue and outcome,
+//! queue depth (read from the backend at scrape time).
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use super::jobs::{JobBackend, Queue};
+
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: IntCounterVec,
+    http_latency: HistogramVec,
+    jobs: IntCounterVec,
+    job_latency: HistogramVec,
+    queue_depth: IntGaugeVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("sous".into()), None).expect("valid registry prefix");
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer an HTTP request",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route", "status"],
+        )
+        .expect("valid metric");
+        let jobs = IntCounterVec::new(
+            Opts::new(
+                "jobs_total",
+                "Job attempts by outcome (succeeded, retried, dead)",
+            ),
+            &["queue", "outcome"],
+        )
+        .expect("valid metric");
+        let job_latency = HistogramVec::new(
+            HistogramOpts::new("job_duration_seconds", "Time a job attempt ran").buckets(vec![
+                0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0,
+            ]),
+            &["queue", "outcome"],
+        )
+        .expect("valid metric");
+        let queue_depth = IntGaugeVec::new(
+            Opts::new("queue_depth", "Jobs waiting in a queue"),
+            &["queue"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_latency.clone()),
+            Box::new(jobs.clone()),
+            Box::new(job_latency.clone()),
+            Box::new(queue_depth.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric registered once");
+        }
+        Metrics {
+            registry,
+            http_requests,
+            http_latency,
+            jobs,
+            job_latency,
+            queue_depth,
+        }
+    }
+
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.http_requests.with_label_values(&labels).inc();
+        self.http_latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn job_finished(&self, queue: Queue, outcome: &str, elapsed: Duration) {
+        let labels = [queue.name(), outcome];
+        self.jobs.with_label_values(&labels).inc();
+        self.job_latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, after refreshing queue depths from the backend.
+    pub async fn render(&self, backend: &JobBackend) -> String {
+        for queue in Queue::ALL {
+            match backend.pending(queue).await {
+                Ok(depth) => self
+                    .queue_depth
+                    .with_label_values(&[queue.name()])
+                    .set(depth as i64),
+                Err(error) => tracing::warn!(%queue, %error, "cannot read queue depth"),
+            }
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding of metrics cannot fail");
+        String::from_utf8(buffer).expect("metrics text is UTF-8")
+    }
+}

@@ -1,0 +1,87 @@
+//! What every module shares, and nothing module-specific: connections, configuration, auth,
+//! errors, jobs, storage, cache, metrics.
+
+pub mod auth;
+pub mod cache;
+pub mod db;
+pub mod http;
+pub mod jobs;
+pub mod metrics;
+pub mod scheduler;
+pub mod storage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+use auth::Auth;
+use cache::{Cache, MemoryCache, RedisCache};
+use jobs::{JobBackend, JobRegistry, Jobs};
+use metrics::Metrics;
+use storage::Store;
+
+/// The shared handles, cheap to clone; HTTP handlers get it as `web::Data<Platform>`, jobs and
+/// periodic tasks as an argument.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub store: Store,
+    pub cache: Arc<dyn Cache>,
+    pub jobs: Jobs,
+    pub auth: Auth,
+    pub metrics: Metrics,
+}
+
+impl Platform {
+    /// Connects to everything the settings name. Fails fast, naming what could not be reached.
+    pub async fn connect(settings: Settings, registry: JobRegistry) -> anyhow::Result<Platform> {
+        let signing_key = auth::signing_key(&settings)?;
+        let auth = Auth::new(&settings, &signing_key)?;
+        let db = db::connect(&settings).await?;
+        let store = Store::from_settings(&settings)?;
+        let cache: Arc<dyn Cache> = match &settings.redis_url {
+            Some(url) => {
+                let conn = redis_connection(url, settings.redis_timeout)
+                    .await
+                    .context("failed to connect to the cache Redis")?;
+                Arc::new(RedisCache::new(
+                    conn,
+                    &settings.redis_prefix,
+                    settings.redis_timeout,
+                ))
+            }
+            None => Arc::new(MemoryCache::default()),
+        };
+        let backend = JobBackend::connect(&settings).await?;
+        Ok(Platform {
+            settings: Arc::new(settings),
+            db,
+            store,
+            cache,
+            jobs: Jobs::new(backend, registry),
+            auth,
+            metrics: Metrics::new(),
+        })
+    }
+}
+
+/// A Redis connection that reconnects by itself. Built here rather than by
+/// `apalis_redis::connect`, whose 500 ms response timeout is too short for the queue's scripts;
+/// callers that need a shorter bound (the cache) add their own per call.
+pub async fn redis_connection(
+    url: &str,
+    connect_timeout: Duration,
+) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(connect_timeout.max(Duration::from_secs(1))))
+        .set_response_timeout(Some(Duration::from_secs(10)))
+        .set_number_of_retries(2)
+        .set_max_delay(Duration::from_secs(2));
+    client.get_connection_manager_with_config(config).await
+}

@@ -1,0 +1,171 @@
+//! The scheduler role: periodic work, each task guarded by a lease in the database so that any
+//! number of replicas running the role do it once per period between them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use tokio::time::Instant;
+
+use super::Platform;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "scheduler_leases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub holder: String,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+type TaskFn = Arc<dyn Fn(Platform) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+#[derive(Clone)]
+struct Periodic {
+    name: &'static str,
+    every: Duration,
+    run: TaskFn,
+}
+
+/// Periodic work registered by modules, assembled once in `lib.rs`.
+#[derive(Clone, Default)]
+pub struct Schedule {
+    tasks: Vec<Periodic>,
+}
+
+impl std::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.tasks.iter().map(|t| (t.name, t.every)))
+            .finish()
+    }
+}
+
+impl Schedule {
+    /// Runs `run` about every `every`, on one replica at a time. It must be idempotent: a replica
+    /// that dies mid-run leaves the work to the next period.
+    pub fn every<F, Fut>(&mut self, name: &'static str, every: Duration, run: F) -> &mut Self
+    where
+        F: Fn(Platform) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        assert!(
+            self.tasks.iter().all(|t| t.name != name),
+            "periodic task {name} registered twice"
+        );
+        self.tasks.push(Periodic {
+            name,
+            every,
+            run: Arc::new(move |platform| Box::pin(run(platform))),
+        });
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+/// Takes (or renews) the lease `name` for `ttl` unless another holder has it unexpired.
+pub async fn try_lease(
+    db: &DatabaseConnection,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<bool, sea_orm::DbErr> {
+    use entity::Column;
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+    // Make sure the row exists (already expired) so the conditional update below decides alone.
+    entity::Entity::insert(entity::ActiveModel {
+        name: Set(name.to_string()),
+        holder: Set(String::new()),
+        expires_at: Set(chrono::DateTime::<Utc>::UNIX_EPOCH),
+    })
+    .on_conflict(OnConflict::column(Column::Name).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    let taken = entity::Entity::update_many()
+        .col_expr(Column::Holder, holder.into())
+        .col_expr(Column::ExpiresAt, expires_at.into())
+        .filter(Column::Name.eq(name))
+        .filter(
+            Condition::any()
+                .add(Column::Holder.eq(holder))
+                .add(Column::ExpiresAt.lt(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Runs the schedule until `shutdown` resolves; a task in progress is finished first.
+pub async fn run_scheduler(
+    platform: Platform,
+    schedule: Schedule,
+    shutdown: impl Future<Output = ()>,
+) {
+    let holder = format!(
+        "{}#{}",
+        gethostname::gethostname().to_string_lossy(),
+        std::process::id()
+    );
+    let tick = platform.settings.scheduler.tick;
+    let mut next_due: Vec<Instant> = schedule.tasks.iter().map(|_| Instant::now()).collect();
+    tracing::info!(tasks = ?schedule, "scheduler started");
+    tokio::pin!(shutdown);
+    loop {
+        for (task, due) in schedule.tasks.iter().zip(next_due.iter_mut()) {
+            if Instant::now() < *due {
+                continue;
+            }
+            *due = Instant::now() + task.every;
+            // The lease outlives the period slightly less than it, so the next period is free.
+            let lease = task.every.mul_f64(0.9);
+            match try_lease(&platform.db, task.name, &holder, lease).await {
+                Ok(true) => {
+                    let started = std::time::Instant::now();
+                    match (task.run)(platform.clone()).await {
+                        Ok(()) => {
+                            tracing::debug!(task = task.name, elapsed = ?started.elapsed(), "periodic task done")
+                        }
+                        Err(error) => tracing::error!(
+                            task = task.name,
+                            error = format!("{error:#}"),
+                            "periodic task failed"
+                        ),
+                    }
+                }
+                Ok(false) => tracing::trace!(task = task.name, "another replica holds the lease"),
+                Err(error) => {
+                    tracing::warn!(task = task.name, %error, "cannot take the scheduler lease")
+                }
+            }
+        }
+        let sleep_until = next_due
+            .iter()
+            .min()
+            .copied()
+            .unwrap_or_else(|| Instant::now() + tick);
+        let sleep_until = sleep_until.min(Instant::now() + tick);
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep_until(sleep_until) => {}
+        }
+    }
+    tracing::info!("scheduler stopped");
+}
