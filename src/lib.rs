@@ -21,7 +21,7 @@ use platform::scheduler::Schedule;
 
 /// Every job of every module.
 fn job_registry() -> JobRegistry {
-    JobRegistry::default()
+    JobRegistry::platform()
 }
 
 /// Every module's periodic work.

@@ -17,6 +17,7 @@ pub struct Metrics {
     jobs: IntCounterVec,
     job_latency: HistogramVec,
     queue_depth: IntGaugeVec,
+    probe_pickup: prometheus::Histogram,
 }
 
 impl Default for Metrics {
@@ -65,8 +66,17 @@ impl Metrics {
             &["queue"],
         )
         .expect("valid metric");
+        let probe_pickup = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "job_probe_pickup_seconds",
+                "Time a probe job waited before a worker took it",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0]),
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(probe_pickup.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_requests.clone()),
             Box::new(http_latency.clone()),
             Box::new(jobs.clone()),
             Box::new(job_latency.clone()),
@@ -83,7 +93,17 @@ impl Metrics {
             jobs,
             job_latency,
             queue_depth,
+            probe_pickup,
         }
+    }
+
+    pub fn probe_picked_up(&self, waited: Duration) {
+        self.probe_pickup.observe(waited.as_secs_f64());
+    }
+
+    /// Probe jobs seen so far by this process's workers.
+    pub fn probes_picked_up(&self) -> u64 {
+        self.probe_pickup.get_sample_count()
     }
 
     pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

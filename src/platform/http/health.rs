@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::ApiError;
@@ -13,13 +13,12 @@ use crate::platform::Platform;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz)
-        .service(readyz)
-        .service(metrics)
-        .service(openapi);
+    cfg.service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/metrics").get(metrics))
+        .service(web::resource("/openapi.json").get(openapi));
 }
 
-#[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -44,7 +43,6 @@ async fn check<E: std::fmt::Display>(
 
 /// 200 when database, store, queue and cache all answer; 503 naming those that did not. The
 /// body says only ok/failed/timeout: the causes go to the log, not to whoever asks.
-#[get("/readyz")]
 async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
     let (database, store, queue, cache) = tokio::join!(
         check("database", platform.db.ping()),
@@ -70,7 +68,6 @@ async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError>
     }
 }
 
-#[get("/metrics")]
 async fn metrics(platform: web::Data<Platform>) -> HttpResponse {
     let text = platform.metrics.render(platform.jobs.backend()).await;
     HttpResponse::Ok()
@@ -78,7 +75,6 @@ async fn metrics(platform: web::Data<Platform>) -> HttpResponse {
         .body(text)
 }
 
-#[get("/openapi.json")]
 async fn openapi(doc: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {
     HttpResponse::Ok().json(doc.get_ref())
 }

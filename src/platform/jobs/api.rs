@@ -1,6 +1,6 @@
 //! Admin endpoints for dead letters: list them, put one back on its queue.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::Queue;
@@ -13,7 +13,9 @@ const DEFAULT_PAGE: u64 = 50;
 const MAX_PAGE: u64 = 500;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_jobs).service(retry_job);
+    cfg.service(web::resource("/v1/admin/jobs").get(list_jobs))
+        .service(web::resource("/v1/admin/jobs/probe").post(probe))
+        .service(web::resource("/v1/admin/jobs/{id}/retry").post(retry_job));
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -50,7 +52,6 @@ pub struct FailedJobPage {
         (status = 403, body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/admin/jobs")]
 async fn list_jobs(
     _admin: Admin,
     platform: web::Data<Platform>,
@@ -102,7 +103,6 @@ async fn list_jobs(
         (status = 503, body = crate::platform::http::Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/admin/jobs/{id}/retry")]
 async fn retry_job(
     _admin: Admin,
     platform: web::Data<Platform>,
@@ -127,9 +127,41 @@ async fn retry_job(
     }
 }
 
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProbeQueued {
+    pub id: uuid::Uuid,
+    pub queue: String,
+}
+
+/// Queues a probe: a no-op job whose worker logs and measures how long it waited, to check
+/// that workers are picking up work.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/jobs/probe",
+    tag = "admin",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 202, body = ProbeQueued),
+        (status = 401, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+        (status = 503, body = crate::platform::http::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
+    let job = super::Probe::now();
+    let id = platform.jobs.enqueue(&job).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot queue a probe");
+        ApiError::unavailable("the job queue is unavailable; try again shortly", 5)
+    })?;
+    Ok(HttpResponse::Accepted().json(ProbeQueued {
+        id,
+        queue: Queue::System.name().to_string(),
+    }))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list_jobs, retry_job),
-    components(schemas(FailedJob, FailedJobPage, FailureState))
+    paths(list_jobs, retry_job, probe),
+    components(schemas(FailedJob, FailedJobPage, FailureState, ProbeQueued))
 )]
 pub struct AdminJobsApi;

@@ -150,6 +150,13 @@ pub struct JobRegistry {
 }
 
 impl JobRegistry {
+    /// The registry every process starts from: the platform's own jobs.
+    pub fn platform() -> Self {
+        let mut registry = JobRegistry::default();
+        registry.register::<Probe>();
+        registry
+    }
+
     /// Registers `J`; registering one kind twice is a wiring bug and panics at start.
     pub fn register<J: Job>(&mut self) -> &mut Self {
         let handler: Handler = Arc::new(|payload, platform| {
@@ -239,6 +246,38 @@ impl Jobs {
 
     pub(crate) fn registry(&self) -> &JobRegistry {
         &self.registry
+    }
+}
+
+/// A no-op job that measures how long it waited between enqueue and pickup: the queue's
+/// heartbeat, for operators (`POST /v1/admin/jobs/probe`) and benchmarks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Probe {
+    pub enqueued_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Probe {
+    pub fn now() -> Self {
+        Probe {
+            enqueued_at: chrono::Utc::now(),
+        }
+    }
+}
+
+impl Job for Probe {
+    const KIND: &'static str = "platform.probe";
+    const QUEUE: Queue = Queue::System;
+
+    async fn run(self, platform: Platform) -> Result<(), JobError> {
+        let waited = (chrono::Utc::now() - self.enqueued_at)
+            .to_std()
+            .unwrap_or_default();
+        platform.metrics.probe_picked_up(waited);
+        tracing::info!(
+            pickup_ms = waited.as_secs_f64() * 1000.0,
+            "probe job picked up"
+        );
+        Ok(())
     }
 }
 
