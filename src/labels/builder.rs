@@ -43,7 +43,10 @@ pub struct LabelBuilder {
 
 impl LabelBuilder {
     /// Builds a sheet and parses it, so a mistake surfaces here and not at the printer.
-    pub fn sheet(paper: Paper, build: impl FnOnce(&mut LabelBuilder)) -> Result<LabelTree, InvalidTree> {
+    pub fn sheet(
+        paper: Paper,
+        build: impl FnOnce(&mut LabelBuilder),
+    ) -> Result<LabelTree, InvalidTree> {
         LabelTree::parse(Element::Sheet {
             width_dots: paper.width_dots,
             columns: paper.columns,

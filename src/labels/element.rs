@@ -150,10 +150,7 @@ mod tests {
     #[test]
     fn serializes_with_a_type_tag() {
         let element = Element::Bold {
-            children: vec![
-                Element::Text { text: "a".into() },
-                Element::NewLine {},
-            ],
+            children: vec![Element::Text { text: "a".into() }, Element::NewLine {}],
         };
         assert_eq!(
             serde_json::to_value(&element).unwrap(),
@@ -167,17 +164,32 @@ mod tests {
             width_dots: 384,
             columns: 32,
             children: vec![
-                Element::Text { text: "トマト".into() },
+                Element::Text {
+                    text: "トマト".into(),
+                },
                 Element::NewLine {},
                 Element::Bold { children: vec![] },
-                Element::Size { width: 2, height: 1, children: vec![] },
-                Element::Align { align: Alignment::Right, children: vec![] },
+                Element::Size {
+                    width: 2,
+                    height: 1,
+                    children: vec![],
+                },
+                Element::Align {
+                    align: Alignment::Right,
+                    children: vec![],
+                },
                 Element::Underline { children: vec![] },
                 Element::Overline { children: vec![] },
                 Element::Inverse { children: vec![] },
-                Element::Qr { payload: "https://example.com".into(), module_size: 4, level: ErrorLevel::Q },
+                Element::Qr {
+                    payload: "https://example.com".into(),
+                    module_size: 4,
+                    level: ErrorLevel::Q,
+                },
                 Element::Rule {},
-                Element::Cut { kind: CutKind::Partial },
+                Element::Cut {
+                    kind: CutKind::Partial,
+                },
             ],
         };
         let json = serde_json::to_string(&sheet).unwrap();
@@ -186,8 +198,9 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields() {
-        let err = serde_json::from_value::<Element>(json!({"type": "text", "text": "a", "colour": 1}))
-            .unwrap_err();
+        let err =
+            serde_json::from_value::<Element>(json!({"type": "text", "text": "a", "colour": 1}))
+                .unwrap_err();
         assert!(err.to_string().contains("colour"), "{err}");
     }
 }

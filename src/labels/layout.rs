@@ -37,7 +37,11 @@ impl Line {
 
     /// Height multiplier of the tallest run; an empty line is one line high.
     pub fn height(&self) -> u8 {
-        self.runs.iter().map(|run| run.style.height).max().unwrap_or(1)
+        self.runs
+            .iter()
+            .map(|run| run.style.height)
+            .max()
+            .unwrap_or(1)
     }
 
     /// Columns left empty before the line so it sits as aligned on a sheet this wide.
@@ -64,6 +68,22 @@ pub(crate) struct Run {
     /// `text` in Shift_JIS.
     pub bytes: Vec<u8>,
     pub columns: usize,
+}
+
+impl Run {
+    /// Each printed character with the columns it takes at size 1.
+    pub fn chars(&self) -> impl Iterator<Item = (char, usize)> + '_ {
+        let mut at = 0;
+        self.text.chars().map(move |c| {
+            let len = if sjis::is_lead_byte(self.bytes[at]) {
+                2
+            } else {
+                1
+            };
+            at += len;
+            (c, len)
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +145,14 @@ impl<'t> Builder<'t> {
                     self.line.align = align;
                     self.end_line();
                 }
-                Node::Bold(children) => self.walk(children, Style { bold: true, ..style }, align),
+                Node::Bold(children) => self.walk(
+                    children,
+                    Style {
+                        bold: true,
+                        ..style
+                    },
+                    align,
+                ),
                 Node::Size {
                     width,
                     height,
@@ -143,9 +170,30 @@ impl<'t> Builder<'t> {
                     self.walk(children, style, *align);
                     self.break_line();
                 }
-                Node::Underline(children) => self.walk(children, Style { underline: true, ..style }, align),
-                Node::Overline(children) => self.walk(children, Style { overline: true, ..style }, align),
-                Node::Inverse(children) => self.walk(children, Style { inverse: true, ..style }, align),
+                Node::Underline(children) => self.walk(
+                    children,
+                    Style {
+                        underline: true,
+                        ..style
+                    },
+                    align,
+                ),
+                Node::Overline(children) => self.walk(
+                    children,
+                    Style {
+                        overline: true,
+                        ..style
+                    },
+                    align,
+                ),
+                Node::Inverse(children) => self.walk(
+                    children,
+                    Style {
+                        inverse: true,
+                        ..style
+                    },
+                    align,
+                ),
                 Node::Qr(qr) => self.block(Block::Qr(qr, align)),
                 Node::Rule => self.block(Block::Rule),
                 Node::Cut(kind) => self.block(Block::Cut(*kind)),
@@ -204,7 +252,8 @@ impl<'t> Builder<'t> {
     }
 
     fn end_line(&mut self) {
-        self.blocks.push(Block::Line(std::mem::take(&mut self.line)));
+        self.blocks
+            .push(Block::Line(std::mem::take(&mut self.line)));
     }
 }
 
@@ -214,7 +263,14 @@ mod tests {
     use crate::labels::builder::{LabelBuilder, Paper};
 
     fn lines(columns: u16, build: impl FnOnce(&mut LabelBuilder)) -> Vec<String> {
-        let tree = LabelBuilder::sheet(Paper { width_dots: columns * 12, columns }, build).unwrap();
+        let tree = LabelBuilder::sheet(
+            Paper {
+                width_dots: columns * 12,
+                columns,
+            },
+            build,
+        )
+        .unwrap();
         layout(&tree)
             .blocks
             .iter()
@@ -226,7 +282,14 @@ mod tests {
     }
 
     fn line_widths(columns: u16, text: &str) -> Vec<usize> {
-        let tree = LabelBuilder::sheet(Paper { width_dots: columns * 12, columns }, |l| l.text(text)).unwrap();
+        let tree = LabelBuilder::sheet(
+            Paper {
+                width_dots: columns * 12,
+                columns,
+            },
+            |l| l.text(text),
+        )
+        .unwrap();
         layout(&tree)
             .blocks
             .iter()
@@ -254,7 +317,10 @@ mod tests {
     fn a_double_byte_character_never_straddles_the_edge() {
         // 31 half-width columns leave one column: the next kanji moves whole.
         let text = format!("{}漢字", "a".repeat(31));
-        assert_eq!(lines(32, |l| l.text(&text)), ["a".repeat(31), "漢字".into()]);
+        assert_eq!(
+            lines(32, |l| l.text(&text)),
+            ["a".repeat(31), "漢字".into()]
+        );
         assert_eq!(line_widths(32, &text), [31, 4]);
     }
 
@@ -267,12 +333,16 @@ mod tests {
         assert_eq!(line_widths(42, text), [41, 10]);
         assert_eq!(lines(42, |l| l.text(text))[1], "×2袋 冷蔵");
         assert_eq!(line_widths(32, text), [31, 20]);
-        assert_eq!(lines(32, |l| l.text(text))[0], "SKU-12 ｼﾞｬｶﾞｲﾓ 北海道産じゃがい");
+        assert_eq!(
+            lines(32, |l| l.text(text))[0],
+            "SKU-12 ｼﾞｬｶﾞｲﾓ 北海道産じゃがい"
+        );
     }
 
     #[test]
     fn width_multiplier_halves_the_columns() {
-        let tree = LabelBuilder::sheet(Paper::MM58, |l| l.size(2, 1, |l| l.text("あ".repeat(9)))).unwrap();
+        let tree =
+            LabelBuilder::sheet(Paper::MM58, |l| l.size(2, 1, |l| l.text("あ".repeat(9)))).unwrap();
         let layout = layout(&tree);
         let widths: Vec<_> = layout
             .blocks
@@ -328,7 +398,15 @@ mod tests {
             .iter()
             .map(|run| (run.text.as_str(), run.style.bold, run.style.underline))
             .collect();
-        assert_eq!(runs, [("a", false, false), ("b", true, false), ("c", true, true), ("d", true, false)]);
+        assert_eq!(
+            runs,
+            [
+                ("a", false, false),
+                ("b", true, false),
+                ("c", true, true),
+                ("d", true, false)
+            ]
+        );
     }
 
     #[test]

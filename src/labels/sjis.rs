@@ -89,6 +89,11 @@ fn lookup(table: &[(char, char)], c: char) -> Option<char> {
     table.iter().find(|(from, _)| *from == c).map(|&(_, to)| to)
 }
 
+/// Whether `byte` starts a double-byte character, which is how the printer reads Shift_JIS.
+pub(crate) fn is_lead_byte(byte: u8) -> bool {
+    matches!(byte, 0x81..=0x9f | 0xe0..=0xfc)
+}
+
 /// A character as the printer receives it: one byte (ASCII, half-width katakana) or two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SjisChar {
@@ -132,9 +137,11 @@ impl Encoder {
     fn strict(&mut self, c: char) -> Option<SjisChar> {
         let mut utf8 = [0; 4];
         let mut bytes = [0; 2];
-        let (result, _, written) =
-            self.0
-                .encode_from_utf8_without_replacement(c.encode_utf8(&mut utf8), &mut bytes, false);
+        let (result, _, written) = self.0.encode_from_utf8_without_replacement(
+            c.encode_utf8(&mut utf8),
+            &mut bytes,
+            false,
+        );
         match result {
             EncoderResult::InputEmpty => Some(SjisChar {
                 printed: c,
@@ -151,7 +158,9 @@ mod tests {
     use super::*;
 
     fn encode(c: char) -> Option<(char, Vec<u8>)> {
-        Encoder::new().encode(c).map(|s| (s.printed, s.bytes().to_vec()))
+        Encoder::new()
+            .encode(c)
+            .map(|s| (s.printed, s.bytes().to_vec()))
     }
 
     #[test]
@@ -208,11 +217,20 @@ mod tests {
     fn every_table_entry_is_needed_and_works() {
         let mut encoder = Encoder::new();
         for &(from, to) in VARIANTS {
-            assert!(encoder.strict(from).is_none(), "{from} is in CP932, no variant needed");
-            assert!(encoder.strict(to).is_some(), "variant {to} of {from} is not in CP932");
+            assert!(
+                encoder.strict(from).is_none(),
+                "{from} is in CP932, no variant needed"
+            );
+            assert!(
+                encoder.strict(to).is_some(),
+                "variant {to} of {from} is not in CP932"
+            );
         }
         for &(from, to) in FOLDS {
-            assert!(encoder.strict(to).is_some(), "fold {to} of {from} is not in CP932");
+            assert!(
+                encoder.strict(to).is_some(),
+                "fold {to} of {from} is not in CP932"
+            );
         }
     }
 

@@ -88,7 +88,9 @@ impl fmt::Display for ElementPath {
         if self.0.is_empty() {
             return f.write_str("/");
         }
-        self.0.iter().try_for_each(|index| write!(f, "/children/{index}"))
+        self.0
+            .iter()
+            .try_for_each(|index| write!(f, "/children/{index}"))
     }
 }
 
@@ -116,11 +118,15 @@ pub enum Problem {
     NestedSheet,
     #[error("a sheet needs at least one column")]
     ZeroColumns,
-    #[error("{width_dots} dots cannot hold {columns} columns of at least {MIN_DOTS_PER_COLUMN} dots")]
+    #[error(
+        "{width_dots} dots cannot hold {columns} columns of at least {MIN_DOTS_PER_COLUMN} dots"
+    )]
     TooManyColumns { width_dots: u16, columns: u16 },
     #[error("size {axis} must be between 1 and {MAX_MAGNIFICATION}, not {value}")]
     SizeOutOfRange { axis: &'static str, value: u8 },
-    #[error("size width {width} makes a full-width character wider than the {columns} columns of the sheet")]
+    #[error(
+        "size width {width} makes a full-width character wider than the {columns} columns of the sheet"
+    )]
     SizeWiderThanSheet { width: u8, columns: u16 },
     #[error("text contains the control character {0:?}; use a new_line element to break lines")]
     ControlCharacter(char),
@@ -151,9 +157,18 @@ impl LabelTree {
             return Err(invalid(&path, Problem::ZeroColumns));
         }
         if width_dots / MIN_DOTS_PER_COLUMN < columns {
-            return Err(invalid(&path, Problem::TooManyColumns { width_dots, columns }));
+            return Err(invalid(
+                &path,
+                Problem::TooManyColumns {
+                    width_dots,
+                    columns,
+                },
+            ));
         }
-        let sheet = SheetSize { width_dots, columns };
+        let sheet = SheetSize {
+            width_dots,
+            columns,
+        };
         let children = parse_children(children, sheet, &mut path)?;
         Ok(LabelTree {
             width_dots,
@@ -253,7 +268,11 @@ fn parse_children(
         .collect()
 }
 
-fn parse_node(element: Element, sheet: SheetSize, path: &mut ElementPath) -> Result<Node, InvalidTree> {
+fn parse_node(
+    element: Element,
+    sheet: SheetSize,
+    path: &mut ElementPath,
+) -> Result<Node, InvalidTree> {
     let node = match element {
         Element::Sheet { .. } => return Err(invalid(path, Problem::NestedSheet)),
         Element::Text { text } => {
@@ -276,7 +295,10 @@ fn parse_node(element: Element, sheet: SheetSize, path: &mut ElementPath) -> Res
             }
             if u16::from(width) * 2 > sheet.columns {
                 let columns = sheet.columns;
-                return Err(invalid(path, Problem::SizeWiderThanSheet { width, columns }));
+                return Err(invalid(
+                    path,
+                    Problem::SizeWiderThanSheet { width, columns },
+                ));
             }
             Node::Size {
                 width,
@@ -284,7 +306,9 @@ fn parse_node(element: Element, sheet: SheetSize, path: &mut ElementPath) -> Res
                 children: parse_children(children, sheet, path)?,
             }
         }
-        Element::Align { align, children } => Node::Align(align, parse_children(children, sheet, path)?),
+        Element::Align { align, children } => {
+            Node::Align(align, parse_children(children, sheet, path)?)
+        }
         Element::Underline { children } => Node::Underline(parse_children(children, sheet, path)?),
         Element::Overline { children } => Node::Overline(parse_children(children, sheet, path)?),
         Element::Inverse { children } => Node::Inverse(parse_children(children, sheet, path)?),
@@ -292,14 +316,22 @@ fn parse_node(element: Element, sheet: SheetSize, path: &mut ElementPath) -> Res
             payload,
             module_size,
             level,
-        } => Node::Qr(parse_qr(payload, module_size, level, sheet).map_err(|problem| invalid(path, problem))?),
+        } => Node::Qr(
+            parse_qr(payload, module_size, level, sheet)
+                .map_err(|problem| invalid(path, problem))?,
+        ),
         Element::Rule {} => Node::Rule,
         Element::Cut { kind } => Node::Cut(kind),
     };
     Ok(node)
 }
 
-fn parse_qr(payload: String, module_size: u8, level: ErrorLevel, sheet: SheetSize) -> Result<Qr, Problem> {
+fn parse_qr(
+    payload: String,
+    module_size: u8,
+    level: ErrorLevel,
+    sheet: SheetSize,
+) -> Result<Qr, Problem> {
     if !(1..=MAX_MODULE_SIZE).contains(&module_size) {
         return Err(Problem::ModuleSizeOutOfRange(module_size));
     }
@@ -394,12 +426,16 @@ fn element_from_json(mut value: Value, path: &mut ElementPath) -> Result<Element
         .as_object_mut()
         .and_then(|object| object.get_mut("children"))
         .map(|children| std::mem::replace(children, Value::Array(Vec::new())));
-    let mut element = Element::deserialize(value).map_err(|e| invalid(path, Problem::Malformed(e.to_string())))?;
+    let mut element = Element::deserialize(value)
+        .map_err(|e| invalid(path, Problem::Malformed(e.to_string())))?;
     let Some(children) = children else {
         return Ok(element);
     };
     let Value::Array(children) = children else {
-        return Err(invalid(path, Problem::Malformed("`children` must be an array".into())));
+        return Err(invalid(
+            path,
+            Problem::Malformed("`children` must be an array".into()),
+        ));
     };
     let parsed = children
         .into_iter()
@@ -455,7 +491,8 @@ mod tests {
         let tree = LabelTree::from_json_value(json.clone()).unwrap();
         assert_eq!((tree.width_dots(), tree.columns()), (384, 32));
         assert_eq!(serde_json::to_value(&tree).unwrap(), json);
-        let again: LabelTree = serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
+        let again: LabelTree =
+            serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
         assert_eq!(again, tree);
     }
 
@@ -482,13 +519,19 @@ mod tests {
     #[test]
     fn root_must_be_a_sheet() {
         let (path, problem) = error(json!({"type": "text", "text": "a"}));
-        assert_eq!((path.as_str(), problem), ("/", Problem::RootNotSheet("text")));
+        assert_eq!(
+            (path.as_str(), problem),
+            ("/", Problem::RootNotSheet("text"))
+        );
     }
 
     #[test]
     fn sheets_cannot_nest() {
         let json = sheet(json!([{"type": "bold", "children": [sheet(json!([]))]}]));
-        assert_eq!(error(json), ("/children/0/children/0".into(), Problem::NestedSheet));
+        assert_eq!(
+            error(json),
+            ("/children/0/children/0".into(), Problem::NestedSheet)
+        );
     }
 
     #[test]
@@ -524,7 +567,8 @@ mod tests {
 
     #[test]
     fn missing_and_mistyped_fields_are_reported_at_their_path() {
-        let (path, message) = malformed(sheet(json!([{"type": "size", "width": 2, "children": []}])));
+        let (path, message) =
+            malformed(sheet(json!([{"type": "size", "width": 2, "children": []}])));
         assert_eq!(path, "/children/0");
         assert!(message.contains("missing field `height`"), "{message}");
         let json = sheet(json!([{"type": "size", "width": "2", "height": 1, "children": []}]));
@@ -535,7 +579,9 @@ mod tests {
     fn unknown_fields_and_children_of_leaves_are_rejected() {
         let (_, message) = malformed(sheet(json!([{"type": "rule", "thickness": 2}])));
         assert!(message.contains("thickness"), "{message}");
-        let (path, message) = malformed(sheet(json!([{"type": "text", "text": "a", "children": []}])));
+        let (path, message) = malformed(sheet(
+            json!([{"type": "text", "text": "a", "children": []}]),
+        ));
         assert_eq!(path, "/children/0");
         assert!(message.contains("children"), "{message}");
     }
@@ -543,7 +589,10 @@ mod tests {
     #[test]
     fn children_must_be_an_array() {
         let (path, message) = malformed(sheet(json!([{"type": "bold", "children": {}}])));
-        assert_eq!((path.as_str(), message.as_str()), ("/children/0", "`children` must be an array"));
+        assert_eq!(
+            (path.as_str(), message.as_str()),
+            ("/children/0", "`children` must be an array")
+        );
     }
 
     #[test]
@@ -555,9 +604,18 @@ mod tests {
 
     #[test]
     fn size_must_be_between_one_and_eight() {
-        for (width, height, axis, value) in [(0, 1, "width", 0), (1, 9, "height", 9), (9, 0, "width", 9)] {
-            let json = sheet(json!([{"type": "size", "width": width, "height": height, "children": []}]));
-            assert_eq!(error(json), ("/children/0".into(), Problem::SizeOutOfRange { axis, value }));
+        for (width, height, axis, value) in
+            [(0, 1, "width", 0), (1, 9, "height", 9), (9, 0, "width", 9)]
+        {
+            let json =
+                sheet(json!([{"type": "size", "width": width, "height": height, "children": []}]));
+            assert_eq!(
+                error(json),
+                (
+                    "/children/0".into(),
+                    Problem::SizeOutOfRange { axis, value }
+                )
+            );
         }
         let json = sheet(json!([{"type": "size", "width": 8, "height": 8, "children": []}]));
         assert!(LabelTree::from_json_value(json).is_ok());
@@ -568,20 +626,32 @@ mod tests {
         let json = json!({"type": "sheet", "width_dots": 384, "columns": 7, "children": [
             {"type": "size", "width": 4, "height": 1, "children": []},
         ]});
-        let problem = Problem::SizeWiderThanSheet { width: 4, columns: 7 };
+        let problem = Problem::SizeWiderThanSheet {
+            width: 4,
+            columns: 7,
+        };
         assert_eq!(error(json), ("/children/0".into(), problem));
     }
 
     #[test]
     fn text_cannot_carry_control_characters() {
-        let json = sheet(json!([{"type": "inverse", "children": [{"type": "text", "text": "a\u{1b}@"}]}]));
-        assert_eq!(error(json), ("/children/0/children/0".into(), Problem::ControlCharacter('\u{1b}')));
+        let json =
+            sheet(json!([{"type": "inverse", "children": [{"type": "text", "text": "a\u{1b}@"}]}]));
+        assert_eq!(
+            error(json),
+            (
+                "/children/0/children/0".into(),
+                Problem::ControlCharacter('\u{1b}')
+            )
+        );
         let json = sheet(json!([{"type": "text", "text": "a\nb"}]));
         assert_eq!(error(json).1, Problem::ControlCharacter('\n'));
     }
 
     fn qr(payload: &str, module_size: u8, level: &str) -> Value {
-        sheet(json!([{"type": "qr", "payload": payload, "module_size": module_size, "level": level}]))
+        sheet(
+            json!([{"type": "qr", "payload": payload, "module_size": module_size, "level": level}]),
+        )
     }
 
     #[test]
@@ -592,8 +662,14 @@ mod tests {
 
     #[test]
     fn qr_payload_must_be_non_empty_ascii() {
-        assert_eq!(error(qr("", 4, "m")), ("/children/0".into(), Problem::EmptyQrPayload));
-        assert_eq!(error(qr("https://例.jp", 4, "m")).1, Problem::NonAsciiQrPayload('例'));
+        assert_eq!(
+            error(qr("", 4, "m")),
+            ("/children/0".into(), Problem::EmptyQrPayload)
+        );
+        assert_eq!(
+            error(qr("https://例.jp", 4, "m")).1,
+            Problem::NonAsciiQrPayload('例')
+        );
     }
 
     #[test]
@@ -611,7 +687,10 @@ mod tests {
             bytes: 1300,
             level: ErrorLevel::H,
         };
-        assert_eq!(error(wide(qr(&payload, 1, "h"))), ("/children/0".into(), problem));
+        assert_eq!(
+            error(wide(qr(&payload, 1, "h"))),
+            ("/children/0".into(), problem)
+        );
     }
 
     #[test]
@@ -645,8 +724,13 @@ mod tests {
 
     #[test]
     fn error_messages_name_the_path_and_the_problem() {
-        let json = sheet(json!([{"type": "rule"}, {"type": "size", "width": 0, "height": 1, "children": []}]));
+        let json = sheet(
+            json!([{"type": "rule"}, {"type": "size", "width": 0, "height": 1, "children": []}]),
+        );
         let err = LabelTree::from_json_value(json).unwrap_err();
-        assert_eq!(err.to_string(), "invalid label at /children/1: size width must be between 1 and 8, not 0");
+        assert_eq!(
+            err.to_string(),
+            "invalid label at /children/1: size width must be between 1 and 8, not 0"
+        );
     }
 }

@@ -1,0 +1,4 @@
+pub(crate) mod escpos;
+pub(crate) mod html;
+pub(crate) mod pdf;
+pub(crate) mod text;
