@@ -6,8 +6,9 @@
 //! line, because the printer only honours alignment at the start of a line.
 
 use crate::labels::element::{Alignment, CutKind};
+use crate::labels::qr::Qr;
 use crate::labels::sjis::{self, Substitution};
-use crate::labels::tree::{ElementPath, LabelTree, Node, Qr};
+use crate::labels::tree::{ElementPath, LabelTree, Node};
 
 pub(crate) struct Layout<'t> {
     pub width_dots: u16,
@@ -407,6 +408,17 @@ mod tests {
                 ("d", true, false)
             ]
         );
+    }
+
+    #[test]
+    fn runs_know_the_columns_of_each_character() {
+        let tree = LabelBuilder::sheet(Paper::MM58, |l| l.text("aあｱ〓")).unwrap();
+        let layout = layout(&tree);
+        let Block::Line(line) = &layout.blocks[0] else {
+            panic!("expected a line")
+        };
+        let chars: Vec<_> = line.runs[0].chars().collect();
+        assert_eq!(chars, [('a', 1), ('あ', 2), ('ｱ', 1), ('〓', 2)]);
     }
 
     #[test]

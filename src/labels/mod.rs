@@ -60,14 +60,16 @@
 //! # HTML and PDF
 //!
 //! The HTML preview is sized to the printed width and keeps the column grid (see
-//! `assets/labels.css`, embedded in the full document); QR codes are inline SVG. The PDF
+//! `assets/labels.css`, compiled in as [`STYLESHEET`] and embedded in the full document);
+//! QR codes are inline SVG. The PDF
 //! has one page per cut at the label's real size, uses a Japanese font found at run time
 //! ([`FONT_CANDIDATES`], or [`PdfOptions::font_path`]) and embeds only the glyphs used.
 
 mod builder;
-pub mod element;
+mod element;
 mod layout;
 pub mod printer;
+mod qr;
 mod render;
 mod sjis;
 pub mod templates;
@@ -82,6 +84,7 @@ use thiserror::Error;
 
 pub use builder::{LabelBuilder, Paper};
 pub use element::{Alignment, CutKind, Element, ErrorLevel};
+pub use render::html::STYLESHEET;
 pub use render::pdf::{FONT_CANDIDATES, FontError, PdfOptions};
 pub use sjis::{GETA, Substitution};
 pub use tree::{ElementPath, InvalidTree, LabelTree, Problem};
@@ -203,8 +206,8 @@ pub fn render(tree: &LabelTree, format: Format) -> Result<Rendered, RenderError>
     DEFAULT.render(tree, format)
 }
 
-/// The HTML preview without a document around it, for embedding in a page that links
-/// `assets/labels.css`.
+/// The HTML preview without a document around it, for embedding in a page that also
+/// serves [`STYLESHEET`].
 pub fn html_fragment(tree: &LabelTree) -> String {
     render::html::fragment(&layout::layout(tree))
 }
@@ -217,6 +220,16 @@ pub fn substitutions(tree: &LabelTree) -> Vec<Substitution> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Renderer>();
+        send_sync::<RenderError>();
+        send_sync::<LabelTree>();
+        send_sync::<templates::TemplateError>();
+        send_sync::<printer::PrinterError>();
+    }
 
     #[test]
     fn formats_parse_from_their_names() {

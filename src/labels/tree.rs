@@ -10,11 +10,11 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::labels::element::{Alignment, CutKind, Element, ErrorLevel};
+use crate::labels::qr::{MAX_MODULE_SIZE, Qr};
 
 /// Narrower than the narrowest ESC/POS font (9 dots), so any real printer passes.
 const MIN_DOTS_PER_COLUMN: u16 = 8;
 const MAX_MAGNIFICATION: u8 = 8;
-const MAX_MODULE_SIZE: u8 = 16;
 
 /// A label that is known to be printable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,32 +41,6 @@ pub(crate) enum Node {
     Qr(Qr),
     Rule,
     Cut(CutKind),
-}
-
-/// A QR code with its symbol already computed, so every renderer draws the same modules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Qr {
-    pub payload: String,
-    pub module_size: u8,
-    pub level: ErrorLevel,
-    /// Modules per side.
-    pub width: usize,
-    /// Row-major, `true` is dark.
-    pub modules: Vec<bool>,
-}
-
-impl Qr {
-    /// The dark runs of row `y` as `(start, length)` pairs, to draw a row as few rectangles.
-    pub fn dark_runs(&self, y: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let row = &self.modules[y * self.width..(y + 1) * self.width];
-        let mut x = 0;
-        std::iter::from_fn(move || {
-            let start = x + row[x..].iter().position(|&dark| dark)?;
-            let len = row[start..].iter().take_while(|&&dark| dark).count();
-            x = start + len;
-            Some((start, len))
-        })
-    }
 }
 
 /// Where an element sits in the tree, written like a JSON pointer: `/children/3/children/0`.
@@ -317,63 +291,13 @@ fn parse_node(
             module_size,
             level,
         } => Node::Qr(
-            parse_qr(payload, module_size, level, sheet)
+            Qr::new(payload, module_size, level, sheet.width_dots)
                 .map_err(|problem| invalid(path, problem))?,
         ),
         Element::Rule {} => Node::Rule,
         Element::Cut { kind } => Node::Cut(kind),
     };
     Ok(node)
-}
-
-fn parse_qr(
-    payload: String,
-    module_size: u8,
-    level: ErrorLevel,
-    sheet: SheetSize,
-) -> Result<Qr, Problem> {
-    if !(1..=MAX_MODULE_SIZE).contains(&module_size) {
-        return Err(Problem::ModuleSizeOutOfRange(module_size));
-    }
-    if payload.is_empty() {
-        return Err(Problem::EmptyQrPayload);
-    }
-    if let Some(c) = payload.chars().find(|c| !c.is_ascii()) {
-        return Err(Problem::NonAsciiQrPayload(c));
-    }
-    let ec_level = match level {
-        ErrorLevel::L => qrcode::EcLevel::L,
-        ErrorLevel::M => qrcode::EcLevel::M,
-        ErrorLevel::Q => qrcode::EcLevel::Q,
-        ErrorLevel::H => qrcode::EcLevel::H,
-    };
-    // Byte data with a free version choice can only fail by not fitting in version 40.
-    let code = qrcode::QrCode::with_error_correction_level(&payload, ec_level).map_err(|_| {
-        Problem::QrPayloadTooLong {
-            bytes: payload.len(),
-            level,
-        }
-    })?;
-    let width = code.width();
-    let dots = width * usize::from(module_size);
-    if dots > usize::from(sheet.width_dots) {
-        return Err(Problem::QrWiderThanSheet {
-            dots,
-            width_dots: sheet.width_dots,
-        });
-    }
-    let modules = code
-        .into_colors()
-        .into_iter()
-        .map(|color| color == qrcode::Color::Dark)
-        .collect();
-    Ok(Qr {
-        payload,
-        module_size,
-        level,
-        width,
-        modules,
-    })
 }
 
 fn to_elements(nodes: &[Node]) -> Vec<Element> {
@@ -648,78 +572,13 @@ mod tests {
         assert_eq!(error(json).1, Problem::ControlCharacter('\n'));
     }
 
-    fn qr(payload: &str, module_size: u8, level: &str) -> Value {
-        sheet(
-            json!([{"type": "qr", "payload": payload, "module_size": module_size, "level": level}]),
-        )
-    }
-
     #[test]
-    fn qr_module_size_must_be_between_one_and_sixteen() {
-        assert_eq!(error(qr("a", 0, "m")).1, Problem::ModuleSizeOutOfRange(0));
-        assert_eq!(error(qr("a", 17, "m")).1, Problem::ModuleSizeOutOfRange(17));
-    }
-
-    #[test]
-    fn qr_payload_must_be_non_empty_ascii() {
-        assert_eq!(
-            error(qr("", 4, "m")),
-            ("/children/0".into(), Problem::EmptyQrPayload)
-        );
-        assert_eq!(
-            error(qr("https://例.jp", 4, "m")).1,
-            Problem::NonAsciiQrPayload('例')
-        );
-    }
-
-    #[test]
-    fn qr_payload_must_fit_the_error_level() {
-        // Version 40 holds 2953 bytes at level L and 1273 at level H.
-        let payload = "a".repeat(1300);
-        let wide = |json: Value| {
-            let mut json = json;
-            json["width_dots"] = json!(65535);
-            json["columns"] = json!(32);
-            json
-        };
-        assert!(LabelTree::from_json_value(wide(qr(&payload, 1, "l"))).is_ok());
-        let problem = Problem::QrPayloadTooLong {
-            bytes: 1300,
-            level: ErrorLevel::H,
-        };
-        assert_eq!(
-            error(wide(qr(&payload, 1, "h"))),
-            ("/children/0".into(), problem)
-        );
-    }
-
-    #[test]
-    fn qr_must_fit_the_sheet() {
-        // A 25-character URL at level M is a version 2 symbol: 25 modules.
-        let payload = "https://example.com/i/123";
-        assert!(LabelTree::from_json_value(qr(payload, 15, "m")).is_ok());
-        let problem = Problem::QrWiderThanSheet {
-            dots: 400,
-            width_dots: 384,
-        };
-        assert_eq!(error(qr(payload, 16, "m")).1, problem);
-    }
-
-    #[test]
-    fn qr_dark_runs_cover_exactly_the_dark_modules() {
-        let tree = LabelTree::from_json_value(qr("https://example.com", 4, "m")).unwrap();
-        let [Node::Qr(qr)] = tree.children() else {
-            panic!("expected one QR node")
-        };
-        for y in 0..qr.width {
-            let mut row = vec![false; qr.width];
-            for (start, len) in qr.dark_runs(y) {
-                row[start..start + len].iter_mut().for_each(|m| *m = true);
-            }
-            assert_eq!(row, qr.modules[y * qr.width..(y + 1) * qr.width]);
-        }
-        // The finder pattern starts every symbol with seven dark modules.
-        assert_eq!(qr.dark_runs(0).next(), Some((0, 7)));
+    fn qr_problems_are_reported_at_their_path() {
+        let json = sheet(json!([
+            {"type": "text", "text": "a"},
+            {"type": "qr", "payload": "", "module_size": 4, "level": "m"},
+        ]));
+        assert_eq!(error(json), ("/children/1".into(), Problem::EmptyQrPayload));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::labels::element::{Alignment, CutKind, ErrorLevel};
 use crate::labels::layout::{Block, Layout, Line, Style};
-use crate::labels::tree::Qr;
+use crate::labels::qr::Qr;
 
 const ESC: u8 = 0x1b;
 const FS: u8 = 0x1c;

@@ -8,9 +8,10 @@ use std::fmt::Write;
 
 use crate::labels::element::{Alignment, CutKind};
 use crate::labels::layout::{Block, Layout, Line, Run};
-use crate::labels::tree::Qr;
+use crate::labels::qr::Qr;
 
-const STYLESHEET: &str = include_str!("../../../assets/labels.css");
+/// `assets/labels.css`, for serving next to pages that embed [`crate::labels::html_fragment`].
+pub const STYLESHEET: &str = include_str!("../../../assets/labels.css");
 
 /// Printer dots per millimetre (203 dpi).
 const DOTS_PER_MM: f32 = 8.0;

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::labels::element::Alignment;
 use crate::labels::layout::{self, Block, Layout, Line};
-use crate::labels::tree::Qr;
+use crate::labels::qr::Qr;
 
 /// Where Debian, Ubuntu and Fedora packages put Japanese gothic fonts, best first.
 /// IPAGothic's half-width glyphs are exactly half its full-width ones, like the printer's.
