@@ -26,6 +26,8 @@ pub struct Settings {
     pub public_url: Url,
     /// Folder for embedded state: SQLite files, local objects, the generated signing key.
     pub data_dir: PathBuf,
+    /// Folder of the classifier weights and their config.json.
+    pub model_dir: PathBuf,
     /// `sqlite://…` (embedded) or `postgres://…`.
     pub database_url: String,
     /// `file://…`, `memory://`, `s3://bucket/prefix` or `gs://bucket/prefix`.
@@ -101,8 +103,9 @@ pub struct JobSettings {
     pub queues: BTreeMap<String, QueueSettings>,
 }
 
+/// A queue's settings; fields left out of an override take the general defaults.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
     pub concurrency: usize,
     #[serde(with = "humantime_serde")]
@@ -251,6 +254,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".parse().expect("valid default address"),
             public_url: Url::parse("http://127.0.0.1:8080").expect("valid default URL"),
             data_dir: PathBuf::from("data"),
+            model_dir: PathBuf::from("models"),
             database_url: "sqlite://data/sous.db?mode=rwc".into(),
             store_url: "file://data/objects".into(),
             redis_url: None,
@@ -402,8 +406,9 @@ impl Settings {
     pub fn queue(&self, queue: Queue) -> QueueSettings {
         self.jobs
             .queues
-            .get(queue.name())
-            .copied()
+            .iter()
+            .find(|(name, _)| Queue::parse(name) == Some(queue))
+            .map(|(_, settings)| *settings)
             .unwrap_or_else(|| queue.default_settings())
     }
 
@@ -417,8 +422,8 @@ impl Settings {
 /// the JWT public key are read separately so they never pass through a generic provider.
 fn env_provider() -> Env {
     Env::prefixed("SOUS_")
+        .filter(|key| !is_not_a_setting(key.as_str()))
         .split("__")
-        .ignore(&["signing_key", "jwt_public_key", "config"])
         .map(|key| {
             // Accept the flat forms DESIGN.md documents (`SOUS_S3_ENDPOINT`) as well.
             let key = key.as_str();
@@ -431,6 +436,18 @@ fn env_provider() -> Env {
         })
 }
 
+/// `SOUS_*` variables that are read elsewhere (secrets, the log filter, the config path) or
+/// belong to the test and benchmark harnesses, so the strict settings parser must not see them.
+fn is_not_a_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let key = key.as_str();
+    matches!(
+        key,
+        "signing_key" | "jwt_public_key" | "config" | "log" | "require_services"
+    ) || key.starts_with("test_")
+        || key.starts_with("bench_")
+}
+
 fn describe_figment_error(error: figment::Error) -> String {
     let setting = if error.path.is_empty() {
         String::new()
@@ -440,7 +457,10 @@ fn describe_figment_error(error: figment::Error) -> String {
     let source = error
         .metadata
         .as_ref()
-        .map(|m| format!(" (from {})", m.name))
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {} {source})", m.name),
+            None => format!(" (from {})", m.name),
+        })
         .unwrap_or_default();
     let kind = error.kind.to_string();
     if setting.is_empty() {

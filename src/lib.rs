@@ -4,9 +4,11 @@
 //! module's jobs and periodic tasks, and runs the roles this process was asked to run.
 
 pub mod config;
+pub mod labels;
 pub mod platform;
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
@@ -18,6 +20,12 @@ use config::{Roles, Settings};
 use platform::Platform;
 use platform::jobs::{Job, JobRegistry};
 use platform::scheduler::Schedule;
+
+/// object_store (aws-lc-rs) and sqlx (ring) both link rustls, which then refuses to guess a
+/// crypto provider: pick one before anything builds a TLS config.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
 
 /// Every job of every module.
 fn job_registry() -> JobRegistry {
@@ -68,11 +76,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Builds an [`Application`]; tests add their own jobs and periodic tasks through it.
+type RouteConfig = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// Builds an [`Application`]; tests add their own jobs, periodic tasks and routes through it.
 pub struct ApplicationBuilder {
     settings: Settings,
     jobs: JobRegistry,
     schedule: Schedule,
+    extra_routes: Vec<RouteConfig>,
 }
 
 impl ApplicationBuilder {
@@ -92,6 +103,15 @@ impl ApplicationBuilder {
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
         self.schedule.every(name, every, run);
+        self
+    }
+
+    /// Mounts more routes beside the modules' own (they get the same platform and error handling).
+    pub fn routes(
+        mut self,
+        configure: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    ) -> Self {
+        self.extra_routes.push(Arc::new(configure));
         self
     }
 
@@ -117,6 +137,7 @@ impl ApplicationBuilder {
             platform,
             listener,
             schedule: self.schedule,
+            extra_routes: self.extra_routes,
             roles,
         })
     }
@@ -126,6 +147,7 @@ pub struct Application {
     platform: Platform,
     listener: Option<TcpListener>,
     schedule: Schedule,
+    extra_routes: Vec<RouteConfig>,
     roles: Roles,
 }
 
@@ -135,6 +157,7 @@ impl Application {
             settings,
             jobs: job_registry(),
             schedule: schedule(),
+            extra_routes: Vec::new(),
         }
     }
 
@@ -165,6 +188,7 @@ impl Application {
             platform,
             listener,
             schedule,
+            extra_routes,
             roles,
         } = self;
         let stop = CancellationToken::new();
@@ -179,7 +203,7 @@ impl Application {
 
         let mut roles_running = tokio::task::JoinSet::new();
         if let Some(listener) = listener {
-            let server = http_server(platform.clone(), listener)?;
+            let server = http_server(platform.clone(), listener, extra_routes)?;
             let handle = server.handle();
             let stop = stop.clone();
             tokio::spawn(async move {
@@ -232,6 +256,7 @@ impl Application {
 fn http_server(
     platform: Platform,
     listener: TcpListener,
+    extra_routes: Vec<RouteConfig>,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let max_body = platform.settings.max_body_bytes;
     let shutdown_secs = platform.settings.shutdown_timeout.as_secs();
@@ -243,6 +268,7 @@ fn http_server(
             .app_data(doc.clone())
             .configure(|cfg| platform::http::extractor_configs(cfg, max_body))
             .configure(routes)
+            .configure(|cfg| extra_routes.iter().for_each(|extra| extra(cfg)))
             .default_service(web::to(platform::http::not_found))
             .wrap(ErrorHandlers::new().default_handler(platform::http::problem_for_foreign_errors))
             .wrap(from_fn(platform::http::observe))

@@ -94,8 +94,7 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    // object_store (aws-lc-rs) and sqlx (ring) both link rustls; pick one provider explicitly.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    sous::install_crypto_provider();
     let mut settings = Settings::load()?;
     init_tracing(settings.log_format);
 

@@ -81,7 +81,10 @@ impl RedisCache {
     {
         match tokio::time::timeout(self.timeout, f(self.conn.clone())).await {
             Err(_) => Err(CacheError::Timeout(self.timeout)),
-            Ok(Err(e)) if e.kind() == redis::ErrorKind::UnexpectedReturnType => {
+            Ok(Err(e))
+                if e.kind() == redis::ErrorKind::UnexpectedReturnType
+                    || e.code() == Some("WRONGTYPE") =>
+            {
                 Err(CacheError::WrongType(e.to_string()))
             }
             Ok(Err(e)) => Err(CacheError::Unavailable(e.to_string())),

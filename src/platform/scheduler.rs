@@ -119,10 +119,12 @@ pub async fn run_scheduler(
     schedule: Schedule,
     shutdown: impl Future<Output = ()>,
 ) {
+    // Unique per scheduler instance, even for two in one process.
     let holder = format!(
-        "{}#{}",
+        "{}#{}#{}",
         gethostname::gethostname().to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
     );
     let tick = platform.settings.scheduler.tick;
     let mut next_due: Vec<Instant> = schedule.tasks.iter().map(|_| Instant::now()).collect();

@@ -28,7 +28,10 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .limit(max_body_bytes)
             .error_handler(|error, _| json_error(error).into()),
     )
-    .app_data(web::QueryConfig::default().error_handler(|error, _| query_error(error).into()))
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|error, req| query_error(error, req.query_string()).into()),
+    )
     .app_data(web::PathConfig::default().error_handler(|error, _| path_error(error).into()))
     .app_data(web::PayloadConfig::default().limit(max_body_bytes));
 }
@@ -58,14 +61,15 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     }
 }
 
-fn query_error(error: QueryPayloadError) -> ApiError {
+fn query_error(error: QueryPayloadError, query: &str) -> ApiError {
     let detail = match &error {
         QueryPayloadError::Deserialize(e) => e.to_string(),
         other => other.to_string(),
     };
+    // serde_urlencoded does not name the field at fault, so show the query it was reading.
     ApiError::new(
         Code::InvalidQuery,
-        format!("invalid query parameters: {detail}"),
+        format!("invalid query parameters `{query}`: {detail}"),
     )
 }
 

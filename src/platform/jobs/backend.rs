@@ -151,10 +151,16 @@ impl JobBackend {
         delay: Duration,
     ) -> Result<(), JobBackendError> {
         let name = self.queue_name(queue);
-        let task = TaskBuilder::new(envelope)
-            .max_attempts(BACKEND_MAX_ATTEMPTS)
-            .run_after(delay)
-            .build();
+        let mut task = TaskBuilder::new(envelope).max_attempts(BACKEND_MAX_ATTEMPTS);
+        if !delay.is_zero() {
+            // The backends schedule in whole seconds; round up so a delay is never shortened.
+            let at = std::time::SystemTime::now() + delay;
+            let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            task = task.run_at_timestamp(
+                since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0),
+            );
+        }
+        let task = task.build();
         let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
         match self {
             JobBackend::Redis { conn, poll, .. } => Self::redis_storage(conn, &name, *poll)
@@ -176,10 +182,21 @@ impl JobBackend {
     pub async fn pending(&self, queue: Queue) -> Result<u64, JobBackendError> {
         let name = self.queue_name(queue);
         let stats = match self {
-            JobBackend::Redis { conn, poll, .. } => Self::redis_storage(conn, &name, *poll)
-                .fetch_by_queue()
-                .await
-                .map_err(|e| e.to_string()),
+            JobBackend::Redis { conn, poll, .. } => {
+                // Counted directly: apalis-redis 1.0.0's per-queue metrics script fails (it reads
+                // an argument it is never given), and every new job waits in its scheduled set
+                // before the active list, so both count.
+                let config = Self::redis_storage(conn, &name, *poll).get_config().clone();
+                let (active, scheduled): (u64, u64) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCARD")
+                    .arg(config.scheduled_jobs_set())
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| JobBackendError::Unavailable(e.to_string()))?;
+                return Ok(active + scheduled);
+            }
             JobBackend::Postgres { pool, poll } => Self::postgres_storage(pool, &name, *poll)
                 .fetch_by_queue()
                 .await
@@ -190,11 +207,7 @@ impl JobBackend {
                 .map_err(|e| e.to_string()),
         }
         .map_err(JobBackendError::Unavailable)?;
-        Ok(stats
-            .iter()
-            .find(|s| s.title == "PENDING_JOBS")
-            .and_then(|s| s.value.parse::<f64>().ok())
-            .unwrap_or_default() as u64)
+        Ok(pending_jobs(&stats))
     }
 
     /// Readiness: the backend answers a trivial query.
@@ -218,4 +231,12 @@ impl JobBackend {
         };
         result.map_err(JobBackendError::Unavailable)
     }
+}
+
+fn pending_jobs(stats: &[apalis::prelude::Statistic]) -> u64 {
+    stats
+        .iter()
+        .find(|s| s.title == "PENDING_JOBS")
+        .and_then(|s| s.value.parse::<f64>().ok())
+        .unwrap_or_default() as u64
 }

@@ -1,0 +1,228 @@
+//! The test harness: a real app on a free port, with its own database, store and queue.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use sous::config::{QueueSettings, Settings};
+use sous::platform::Platform;
+use sous::{Application, ApplicationBuilder};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Where jobs (and the database) live in a run of a suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite database, SQLite job queue, in-process cache.
+    Embedded,
+    /// SQLite database, Redis jobs and cache.
+    Redis(String),
+    /// PostgreSQL database and job queue, in-process cache.
+    Postgres(String),
+}
+
+/// A service URL from the environment; with `SOUS_REQUIRE_SERVICES=1` a missing one fails.
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("{var} is not set and SOUS_REQUIRE_SERVICES=1"),
+        _ => {
+            eprintln!("note: {var} is not set; skipping what needs it");
+            None
+        }
+    }
+}
+
+pub fn required() -> bool {
+    std::env::var("SOUS_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// The embedded backend always, Redis and PostgreSQL when their URLs are given.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Embedded];
+    if let Some(url) = service_url("SOUS_TEST_REDIS_URL") {
+        backends.push(Backend::Redis(url));
+    }
+    if let Some(url) = service_url("SOUS_TEST_DATABASE_URL") {
+        backends.push(Backend::Postgres(url));
+    }
+    backends
+}
+
+/// A fresh PostgreSQL database next to the one in `base_url`.
+pub async fn fresh_postgres_database(base_url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(base_url)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let name = format!("sous_test_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
+    let mut url = url::Url::parse(base_url).expect("valid PostgreSQL URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+static INIT: LazyLock<()> = LazyLock::new(|| {
+    sous::install_crypto_provider();
+    if std::env::var("SOUS_LOG").is_ok() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SOUS_LOG"))
+            .with_test_writer()
+            .try_init();
+    }
+});
+
+/// Settings for a test: everything under `dir`, a free port, fast polling and short backoff.
+pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings {
+    LazyLock::force(&INIT);
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("sous.db").display()),
+        store_url: format!("file://{}", dir.join("objects").display()),
+        signing_key: Some(
+            "test-signing-key-0123456789abcdef0123456789abcdef"
+                .to_string()
+                .into(),
+        ),
+        shutdown_timeout: Duration::from_secs(10),
+        ..Settings::default()
+    };
+    settings.jobs.poll_interval = Duration::from_millis(100);
+    settings.jobs.queues.insert(
+        "system".into(),
+        QueueSettings {
+            concurrency: 4,
+            timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+        },
+    );
+    match backend {
+        Backend::Embedded => {}
+        Backend::Redis(url) => {
+            settings.redis_url = Some(url.clone());
+            settings.redis_prefix = format!("sous-test-{}", uuid::Uuid::now_v7().simple());
+        }
+        Backend::Postgres(url) => settings.database_url = fresh_postgres_database(url).await,
+    }
+    settings
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub platform: Platform,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: &Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}, |b| b).await
+    }
+
+    /// Spawns with settings and builder adjusted by the test.
+    pub async fn spawn_with(
+        backend: &Backend,
+        configure: impl FnOnce(&mut Settings),
+        build: impl FnOnce(ApplicationBuilder) -> ApplicationBuilder,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = test_settings(backend, dir.path()).await;
+        configure(&mut settings);
+        Self::start(settings, build, dir).await
+    }
+
+    pub async fn start(
+        settings: Settings,
+        build: impl FnOnce(ApplicationBuilder) -> ApplicationBuilder,
+        dir: TempDir,
+    ) -> TestApp {
+        let app = build(Application::builder(settings))
+            .build()
+            .await
+            .expect("app builds");
+        let address = app
+            .port()
+            .map(|p| format!("http://127.0.0.1:{p}"))
+            .unwrap_or_default();
+        let platform = app.platform().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async move {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            platform,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn token(&self, subject: &str, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.platform
+            .auth
+            .issue(subject, &scopes, Duration::from_secs(600))
+            .unwrap()
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.token("ops", &["admin"])
+    }
+
+    /// Asks every role to stop and waits for them (in-flight work finishes first).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.running.take().unwrap().await.expect("app task")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Polls `check` every 25 ms until it holds or `within` passes.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -1,0 +1,12 @@
+//! Integration tests: a real app on a free port, real SQLite files, Redis and PostgreSQL when
+//! their URLs are given (`SOUS_TEST_REDIS_URL`, `SOUS_TEST_DATABASE_URL`).
+
+mod cache;
+mod config;
+mod helpers;
+mod http;
+mod jobs;
+mod migrations;
+mod readiness;
+mod scheduler;
+mod storage;
