@@ -54,6 +54,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub jobs: JobSettings,
     pub scheduler: SchedulerSettings,
+    pub labels: LabelSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
     /// (`SOUS_SIGNING_KEY`); never read from `sous.toml`.
     #[serde(skip_serializing, default)]
@@ -136,6 +137,17 @@ pub struct SchedulerSettings {
     /// How often the scheduler looks for periodic work that is due.
     #[serde(with = "humantime_serde")]
     pub tick: Duration,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelSettings {
+    /// Network printers by name: `host:port` (port 9100 when left out), e.g.
+    /// `SOUS_LABELS__PRINTERS__DOCK_1=10.0.0.31`.
+    pub printers: BTreeMap<String, String>,
+    /// A Japanese TrueType/OpenType font for PDF labels; by default the IPAGothic or Noto Sans
+    /// CJK font of the system is found.
+    pub font_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -280,6 +292,7 @@ impl Default for Settings {
             scheduler: SchedulerSettings {
                 tick: Duration::from_secs(15),
             },
+            labels: LabelSettings::default(),
             signing_key: None,
         }
     }
