@@ -206,6 +206,27 @@ pub fn render(tree: &LabelTree, format: Format) -> Result<Rendered, RenderError>
     DEFAULT.render(tree, format)
 }
 
+/// Labels laid out once and drawn for the printer and for the preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Every label's ESC/POS in order, one stream for the printer; each label starts by
+    /// resetting the printer, so they concatenate.
+    pub escpos: Vec<u8>,
+    /// One HTML document showing every label in order.
+    pub html: String,
+    /// Each label's substitutions, in label order.
+    pub substitutions: Vec<Vec<Substitution>>,
+}
+
+pub fn render_batch(trees: &[LabelTree]) -> Batch {
+    let layouts: Vec<_> = trees.iter().map(layout::layout).collect();
+    Batch {
+        escpos: layouts.iter().flat_map(render::escpos::render).collect(),
+        html: render::html::document_of(&layouts),
+        substitutions: layouts.into_iter().map(|l| l.substitutions).collect(),
+    }
+}
+
 /// The HTML preview without a document around it, for embedding in a page that also
 /// serves [`STYLESHEET`].
 pub fn html_fragment(tree: &LabelTree) -> String {
@@ -308,6 +329,24 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({"path": "/children/1", "offset": 0, "original": "麵", "replacement": "麺"})
+        );
+    }
+
+    #[test]
+    fn a_batch_is_each_label_in_order() {
+        let plain = LabelBuilder::sheet(Paper::MM80, |l| l.text_line("二枚目")).unwrap();
+        let batch = render_batch(&[tree(), plain.clone()]);
+        let one = |tree: &LabelTree, format| render(tree, format).unwrap().bytes;
+        let escpos = [one(&tree(), Format::EscPos), one(&plain, Format::EscPos)];
+        assert_eq!(batch.escpos, escpos.concat());
+        assert_eq!(batch.substitutions, [substitutions(&tree()), vec![]]);
+        let first = batch.html.find(&html_fragment(&tree())).unwrap();
+        let second = batch.html.find(&html_fragment(&plain)).unwrap();
+        assert!(first < second);
+        assert_eq!(batch.html.matches("<html").count(), 1);
+        assert_eq!(
+            render_batch(std::slice::from_ref(&plain)).html.into_bytes(),
+            one(&plain, Format::Html)
         );
     }
 

@@ -30,6 +30,21 @@ pub enum PrinterError {
     WriteTimeout { address: String, timeout: Duration },
 }
 
+/// A configured printer address with the raw printing port added when it has none:
+/// `10.0.0.31` → `10.0.0.31:9100`, `fe80::1` → `[fe80::1]:9100`, `printer.lan:9101` as is.
+pub fn with_default_port(address: &str) -> String {
+    let has_port = address.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok() && (!host.contains(':') || host.ends_with(']'))
+    });
+    if has_port {
+        address.to_owned()
+    } else if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]:{DEFAULT_PORT}")
+    } else {
+        format!("{address}:{DEFAULT_PORT}")
+    }
+}
+
 /// Sends `bytes` to `address` (`host:port`), waiting at most `timeout` to connect and
 /// again at most `timeout` for the printer to take the data. A printer that is off, out
 /// of paper with a full buffer, or unplugged fails within those bounds.
@@ -69,6 +84,21 @@ mod tests {
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn addresses_without_a_port_get_the_raw_printing_port() {
+        for (configured, address) in [
+            ("10.0.0.31", "10.0.0.31:9100"),
+            ("10.0.0.31:9101", "10.0.0.31:9101"),
+            ("printer.lan", "printer.lan:9100"),
+            ("printer.lan:9101", "printer.lan:9101"),
+            ("fe80::1", "[fe80::1]:9100"),
+            ("[fe80::1]", "[fe80::1]:9100"),
+            ("[fe80::1]:9101", "[fe80::1]:9101"),
+        ] {
+            assert_eq!(with_default_port(configured), address, "{configured}");
+        }
+    }
 
     #[tokio::test]
     async fn the_printer_receives_exactly_the_bytes() {

@@ -40,10 +40,20 @@ pub(crate) fn fragment(layout: &Layout) -> String {
 }
 
 pub(crate) fn document(layout: &Layout) -> String {
+    document_of(std::slice::from_ref(layout))
+}
+
+/// One document showing every label in order, as a print job's preview.
+pub(crate) fn document_of(layouts: &[Layout]) -> String {
+    let title = if layouts.len() == 1 {
+        "Label"
+    } else {
+        "Labels"
+    };
+    let body: String = layouts.iter().map(fragment).collect();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>Label</title>\n\
-         <style>\n{STYLESHEET}</style>\n</head>\n<body>\n{}</body>\n</html>\n",
-        fragment(layout)
+        "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\">\n<title>{title}</title>\n\
+         <style>\n{STYLESHEET}</style>\n</head>\n<body>\n{body}</body>\n</html>\n"
     )
 }
 
