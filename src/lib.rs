@@ -29,7 +29,9 @@ pub fn install_crypto_provider() {
 
 /// Every job of every module.
 fn job_registry() -> JobRegistry {
-    JobRegistry::platform()
+    let mut registry = JobRegistry::platform();
+    labels::register_jobs(&mut registry);
+    registry
 }
 
 /// Every module's periodic work.
@@ -41,6 +43,7 @@ fn schedule() -> Schedule {
 fn routes(cfg: &mut web::ServiceConfig) {
     platform::http::health_routes(cfg);
     platform::jobs::api::routes(cfg);
+    labels::routes(cfg);
 }
 
 struct BearerAuth;
@@ -73,6 +76,7 @@ struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
+    doc.merge(labels::api::LabelsApi::openapi());
     doc
 }
 

@@ -64,10 +64,22 @@
 //! QR codes are inline SVG. The PDF
 //! has one page per cut at the label's real size, uses a Japanese font found at run time
 //! ([`FONT_CANDIDATES`], or [`PdfOptions::font_path`]) and embeds only the glyphs used.
+//!
+//! # Printing
+//!
+//! `POST /v1/print-jobs` renders up to 500 labels at once ([`render_batch`]), stores their
+//! ESC/POS under `labels/print-jobs/{id}.bin`, logs the request in `print_jobs` (trees,
+//! HTML preview, substitutions) and queues a `labels.print` job, which sends the bytes to
+//! the named printer ([`printer::send`]) and records the outcome; a dry run stops at the
+//! log. See [`api`] for the endpoints.
 
+pub mod api;
 mod builder;
 mod element;
+mod entity;
+mod job;
 mod layout;
+mod print_log;
 pub mod printer;
 mod qr;
 mod render;
@@ -79,8 +91,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::{LazyLock, OnceLock};
 
+use actix_web::web;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::platform::jobs::JobRegistry;
 
 pub use builder::{LabelBuilder, Paper};
 pub use element::{Alignment, CutKind, Element, ErrorLevel};
@@ -88,6 +103,16 @@ pub use render::html::STYLESHEET;
 pub use render::pdf::{FONT_CANDIDATES, FontError, PdfOptions};
 pub use sjis::{GETA, Substitution};
 pub use tree::{ElementPath, InvalidTree, LabelTree, Problem};
+
+/// The print-job, template and render endpoints.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    api::routes(cfg);
+}
+
+/// The job that sends a print job to its printer.
+pub fn register_jobs(registry: &mut JobRegistry) {
+    registry.register::<job::PrintLabels>();
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

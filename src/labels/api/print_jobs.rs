@@ -1,0 +1,300 @@
+//! Print jobs: create one (print or dry run), read it, its preview, and the print log.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::off_the_runtime;
+use super::request::{PrintJobRequest, PrintOrder};
+use crate::labels::entity::PrintStatus;
+use crate::labels::job::PrintLabels;
+use crate::labels::print_log::{self, CreateError, LabelSubstitution, NewPrintJob, Summary};
+use crate::platform::Platform;
+use crate::platform::auth::Principal;
+use crate::platform::http::{ApiError, Problem};
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+/// A print job as its owner sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrintJob {
+    pub id: String,
+    /// The subject of the token that created it.
+    pub owner: String,
+    /// Absent for a dry run without a printer.
+    pub printer: Option<String>,
+    pub dry_run: bool,
+    pub status: PrintStatus,
+    pub label_count: u32,
+    /// Characters printed other than as written (`〜` → `～`, `𠮷` → `吉`, emoji → `〓`), each
+    /// with the index of its label.
+    pub substitutions: Vec<LabelSubstitution>,
+    /// The last failure to print: while `queued` it will be retried, when `failed` it was not.
+    pub error: Option<String>,
+    /// Attempts to send to the printer so far.
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub links: PrintJobLinks,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrintJobLinks {
+    #[serde(rename = "self")]
+    pub this: String,
+    /// Every label of the job as one HTML document.
+    pub preview: String,
+}
+
+impl TryFrom<Summary> for PrintJob {
+    type Error = ApiError;
+
+    fn try_from(job: Summary) -> Result<Self, ApiError> {
+        let substitutions = serde_json::from_str(&job.substitutions).map_err(|e| {
+            ApiError::internal(anyhow::Error::new(e).context("logged substitutions do not parse"))
+        })?;
+        Ok(PrintJob {
+            links: PrintJobLinks {
+                this: format!("/v1/print-jobs/{}", job.id),
+                preview: format!("/v1/print-jobs/{}/preview", job.id),
+            },
+            id: job.id,
+            owner: job.owner,
+            printer: job.printer,
+            dry_run: job.dry_run,
+            status: job.status,
+            label_count: job.label_count.max(0) as u32,
+            substitutions,
+            error: job.error,
+            attempts: job.attempts.max(0) as u32,
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+        })
+    }
+}
+
+/// Renders the labels, logs them and, unless it is a dry run, queues them for the printer.
+#[utoipa::path(
+    post,
+    path = "/v1/print-jobs",
+    tag = "labels",
+    request_body = PrintJobRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = PrintJob, description = "Dry run: rendered and logged, not printed"),
+        (status = 202, body = PrintJob, description = "Queued for the printer"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "`errors` points at the label, template field or tree element at fault"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(owner = %principal.subject))]
+pub(super) async fn create(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    body: web::Json<PrintJobRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let PrintOrder {
+        labels,
+        printer,
+        dry_run,
+    } = body
+        .into_inner()
+        .parse(&platform.settings.labels.printers)?;
+    let owner = principal.subject;
+    let job = off_the_runtime(move || {
+        let trees = labels.into_trees()?;
+        Ok::<_, ApiError>(NewPrintJob::render(owner, printer, dry_run, &trees))
+    })
+    .await??;
+    let id = job.id();
+    let job = print_log::create(&platform.db, &platform.store, job)
+        .await
+        .map_err(|error| match error {
+            CreateError::Database(e) => ApiError::from(e),
+            CreateError::Store(e) => {
+                tracing::warn!(error = %e, "cannot store label bytes");
+                ApiError::unavailable("object storage is unavailable; try again shortly", 5)
+            }
+        })?;
+    if !dry_run {
+        enqueue(&platform, id).await?;
+    }
+    let status = if dry_run {
+        StatusCode::CREATED
+    } else {
+        StatusCode::ACCEPTED
+    };
+    let job = PrintJob::try_from(job)?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::LOCATION, job.links.this.clone()))
+        .json(job))
+}
+
+/// Queues a logged job; if the queue is down, the job is marked failed so the log never shows
+/// a `queued` job that no worker will pick up.
+async fn enqueue(platform: &Platform, id: Uuid) -> Result<(), ApiError> {
+    let Err(error) = platform
+        .jobs
+        .enqueue(&PrintLabels { print_job_id: id })
+        .await
+    else {
+        return Ok(());
+    };
+    tracing::warn!(%error, print_job_id = %id, "cannot queue a print job");
+    let reason = "the print queue was unavailable; nothing was printed".to_string();
+    print_log::finish(
+        &platform.db,
+        &id.to_string(),
+        PrintStatus::Failed,
+        Some(reason),
+    )
+    .await?;
+    Err(ApiError::unavailable(
+        "the print queue is unavailable; try again shortly",
+        5,
+    ))
+}
+
+/// A print job, for its owner or an admin.
+#[utoipa::path(
+    get,
+    path = "/v1/print-jobs/{id}",
+    tag = "labels",
+    params(("id" = String, Path, description = "The print job id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PrintJob),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such print job, or someone else's"),
+    )
+)]
+pub(super) async fn get(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let job = print_log::find(&platform.db, &id)
+        .await?
+        .filter(|job| may_see(&principal, &job.owner))
+        .ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Ok().json(PrintJob::try_from(job)?))
+}
+
+/// Every label of a print job as one HTML document, as it prints.
+#[utoipa::path(
+    get,
+    path = "/v1/print-jobs/{id}/preview",
+    tag = "labels",
+    params(("id" = String, Path, description = "The print job id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = String, content_type = "text/html; charset=utf-8"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such print job, or someone else's"),
+    )
+)]
+pub(super) async fn preview(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let preview = print_log::preview(&platform.db, &id)
+        .await?
+        .filter(|preview| may_see(&principal, &preview.owner))
+        .ok_or_else(|| not_found(&id))?;
+    // The labels carry client text: escaped by the renderer, and nothing may run regardless.
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(preview.preview))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Cursor: the `next` of the previous page.
+    after: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u64>,
+    /// Admins only: one owner's jobs (default: everyone's). Others always see their own.
+    owner: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrintJobPage {
+    pub items: Vec<PrintJob>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The caller's print log, newest first (an admin's: everyone's, or one owner's).
+#[utoipa::path(
+    get,
+    path = "/v1/print-jobs",
+    tag = "labels",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PrintJobPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "`owner` names someone else and the caller is not an admin"),
+    )
+)]
+pub(super) async fn list(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let owner = match query.owner.as_deref() {
+        _ if principal.is_admin() => query.owner.as_deref(),
+        None => Some(principal.subject.as_str()),
+        Some(owner) if owner == principal.subject => Some(owner),
+        Some(_) => {
+            return Err(ApiError::forbidden(
+                "only admins can list someone else's print jobs",
+            ));
+        }
+    };
+    if let Some(after) = &query.after
+        && Uuid::parse_str(after).is_err()
+    {
+        return Err(ApiError::bad_request(format!("invalid cursor `{after}`"))
+            .with_field("after", "the `next` of a previous page"));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(
+            ApiError::bad_request(format!("limit {limit} is out of range"))
+                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
+        );
+    }
+    let jobs = print_log::list(&platform.db, owner, query.after.as_deref(), limit).await?;
+    let next = (jobs.len() as u64 == limit)
+        .then(|| jobs.last().map(|job| job.id.clone()))
+        .flatten();
+    let items = jobs
+        .into_iter()
+        .map(PrintJob::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(PrintJobPage { items, next }))
+}
+
+fn may_see(principal: &Principal, owner: &str) -> bool {
+    principal.subject == owner || principal.is_admin()
+}
+
+/// Someone else's job is answered like a missing one, so ids reveal nothing.
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no print job with id {id}"))
+}
