@@ -1,14 +1,16 @@
 //! The `sous` command: parses arguments, sets up logging, and hands over to the library.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use sous::Application;
 use sous::config::{LogFormat, Roles, Settings};
+use sous::labels::{Format, LabelTree, PdfOptions, Renderer, templates};
 
 /// sous runs the back-kitchen pipelines of a food and commerce platform: meal-photo
 /// classification, delivery labels, ads, images and bulk ingest, in one binary.
@@ -46,10 +48,79 @@ enum Command {
         #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Delivery labels, without a server or a database.
+    Labels {
+        #[command(subcommand)]
+        command: LabelsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LabelsCommand {
+    /// Render a label from a template and its data, or from a label tree.
+    Render(RenderLabel),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["template", "tree"])))]
+struct RenderLabel {
+    /// A template's name, e.g. order-item or shipping-box.
+    #[arg(long, requires = "data")]
+    template: Option<String>,
+    /// The template's data: a JSON file.
+    #[arg(long, requires = "template")]
+    data: Option<PathBuf>,
+    /// A label tree (`{"type": "sheet", ...}`): a JSON file, instead of a template.
+    #[arg(long)]
+    tree: Option<PathBuf>,
+    /// escpos, html, pdf or text.
+    #[arg(long)]
+    format: Format,
+    /// Where to write the label; standard output by default.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 fn parse_roles(s: &str) -> Result<Roles, String> {
     s.parse()
+}
+
+fn render_label(args: RenderLabel, settings: &Settings) -> anyhow::Result<()> {
+    let tree = match (args.template, args.data, args.tree) {
+        (Some(template), Some(data), None) => {
+            templates::render_template(&template, read_json(&data)?)?
+        }
+        (None, None, Some(tree)) => LabelTree::from_json_value(read_json(&tree)?)
+            .with_context(|| format!("{} is not a printable label", tree.display()))?,
+        _ => anyhow::bail!("give --template with --data, or --tree"),
+    };
+    let renderer = Renderer::new(PdfOptions {
+        font_path: settings.labels.font_path.clone(),
+    });
+    let rendered = renderer.render(&tree, args.format)?;
+    for s in &rendered.substitutions {
+        let replacement = s
+            .replacement
+            .map_or("nothing".to_string(), |c| format!("`{c}`"));
+        eprintln!(
+            "note: `{}` at {} (character {}) prints as {replacement}",
+            s.original, s.path, s.offset
+        );
+    }
+    match args.output {
+        Some(path) => std::fs::write(&path, &rendered.bytes)
+            .with_context(|| format!("cannot write {}", path.display())),
+        None => std::io::stdout()
+            .lock()
+            .write_all(&rendered.bytes)
+            .context("cannot write to standard output"),
+    }
+}
+
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
 fn init_tracing(format: LogFormat) {
@@ -122,5 +193,8 @@ async fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Command::Labels {
+            command: LabelsCommand::Render(args),
+        } => render_label(args, &settings),
     }
 }
