@@ -6,6 +6,7 @@ mod config;
 mod helpers;
 mod http;
 mod jobs;
+mod labels;
 mod migrations;
 mod readiness;
 mod scheduler;
