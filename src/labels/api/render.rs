@@ -70,9 +70,9 @@ pub(super) struct RenderQuery {
         (status = 200, description = "The label in the asked format",
             headers(("X-Label-Substitutions" = u32, description = "How many characters print other than as written; a dry run print job lists them")),
             content(
-                (Vec<u8> = "application/octet-stream"),
+                ("application/octet-stream"),
                 (String = "text/html; charset=utf-8"),
-                (Vec<u8> = "application/pdf"),
+                ("application/pdf"),
                 (String = "text/plain; charset=utf-8"),
             )),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "Unknown format, or `errors` points at the template field or tree element at fault"),
