@@ -525,104 +525,108 @@ async fn print_jobs_belong_to_their_owner() {
 
 #[tokio::test]
 async fn every_template_example_renders_in_every_format() {
-    let app = spawn(&Backend::Embedded, free_port()).await;
-    let token = app.token("designer", &[]);
-    let response = app
-        .client
-        .get(app.url("/v1/labels/templates"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "templates are public");
-    let list: Value = response.json().await.unwrap();
-    let templates = list["items"].as_array().unwrap();
-    assert_eq!(templates.len(), 2);
-    let has_font = sous::labels::FONT_CANDIDATES
-        .iter()
-        .any(|path| std::path::Path::new(path).is_file());
-    for template in templates {
-        let name = template["name"].as_str().unwrap();
-        assert!(!template["description"].as_str().unwrap().is_empty());
-        let label = json!({"template": name, "data": template["example"]});
-        for (format, content_type) in [
-            ("escpos", "application/octet-stream"),
-            ("html", "text/html; charset=utf-8"),
-            ("pdf", "application/pdf"),
-            ("text", "text/plain; charset=utf-8"),
-        ] {
-            let response = render(&app, &token, format, &label).await;
-            if format == "pdf" && !has_font {
-                assert_eq!(response.status(), 503, "{name}: PDF without a font");
-                continue;
-            }
-            assert_eq!(response.status(), 200, "{name} {format}");
-            assert_eq!(response.headers()["content-type"], content_type);
-            assert_eq!(response.headers()["x-label-substitutions"], "0");
-            let bytes = response.bytes().await.unwrap();
-            match format {
-                "pdf" => assert!(bytes.starts_with(b"%PDF-")),
-                "text" => {
-                    let golden =
-                        std::fs::read(format!("tests/fixtures/labels/{name}.txt")).unwrap();
-                    assert_eq!(bytes, golden, "{name}");
+    for backend in backends() {
+        let app = spawn(&backend, free_port()).await;
+        let token = app.token("designer", &[]);
+        let response = app
+            .client
+            .get(app.url("/v1/labels/templates"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "templates are public");
+        let list: Value = response.json().await.unwrap();
+        let templates = list["items"].as_array().unwrap();
+        assert_eq!(templates.len(), 2);
+        let has_font = sous::labels::FONT_CANDIDATES
+            .iter()
+            .any(|path| std::path::Path::new(path).is_file());
+        for template in templates {
+            let name = template["name"].as_str().unwrap();
+            assert!(!template["description"].as_str().unwrap().is_empty());
+            let label = json!({"template": name, "data": template["example"]});
+            for (format, content_type) in [
+                ("escpos", "application/octet-stream"),
+                ("html", "text/html; charset=utf-8"),
+                ("pdf", "application/pdf"),
+                ("text", "text/plain; charset=utf-8"),
+            ] {
+                let response = render(&app, &token, format, &label).await;
+                if format == "pdf" && !has_font {
+                    assert_eq!(response.status(), 503, "{name}: PDF without a font");
+                    continue;
                 }
-                _ => assert!(!bytes.is_empty()),
+                assert_eq!(response.status(), 200, "{backend:?}: {name} {format}");
+                assert_eq!(response.headers()["content-type"], content_type);
+                assert_eq!(response.headers()["x-label-substitutions"], "0");
+                let bytes = response.bytes().await.unwrap();
+                match format {
+                    "pdf" => assert!(bytes.starts_with(b"%PDF-")),
+                    "text" => {
+                        let golden =
+                            std::fs::read(format!("tests/fixtures/labels/{name}.txt")).unwrap();
+                        assert_eq!(bytes, golden, "{name}");
+                    }
+                    _ => assert!(!bytes.is_empty()),
+                }
             }
         }
+        app.stop().await.unwrap();
     }
-    app.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn render_rejects_unknown_formats_and_bad_labels() {
-    let app = spawn(&Backend::Embedded, free_port()).await;
-    let token = app.token("designer", &[]);
-    let (status, body) = problem(render(&app, &token, "jpeg", &tree("a")).await).await;
-    assert_eq!(status, 400);
-    assert_eq!(fields(&body), ["format"]);
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("escpos, html, pdf, text")
-    );
-    let response = app
-        .client
-        .post(app.url("/v1/labels/render"))
-        .bearer_auth(&token)
-        .json(&tree("a"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(problem(response).await.0, 400, "the format is required");
+    for backend in backends() {
+        let app = spawn(&backend, free_port()).await;
+        let token = app.token("designer", &[]);
+        let (status, body) = problem(render(&app, &token, "jpeg", &tree("a")).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(fields(&body), ["format"]);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("escpos, html, pdf, text")
+        );
+        let response = app
+            .client
+            .post(app.url("/v1/labels/render"))
+            .bearer_auth(&token)
+            .json(&tree("a"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(problem(response).await.0, 400, "the format is required");
 
-    let label = json!({"tree": {"type": "sheet", "width_dots": 384, "columns": 32, "children": [{"type": "blink"}]}});
-    let (status, body) = problem(render(&app, &token, "text", &label).await).await;
-    assert_eq!(
-        (status.as_u16(), fields(&body)),
-        (400, vec!["/tree/children/0"])
-    );
+        let label = json!({"tree": {"type": "sheet", "width_dots": 384, "columns": 32, "children": [{"type": "blink"}]}});
+        let (status, body) = problem(render(&app, &token, "text", &label).await).await;
+        assert_eq!(
+            (status.as_u16(), fields(&body)),
+            (400, vec!["/tree/children/0"])
+        );
 
-    let response = render(&app, &token, "text", &order_item("〜")).await;
-    assert_eq!(response.headers()["x-label-substitutions"], "1");
+        let response = render(&app, &token, "text", &order_item("〜")).await;
+        assert_eq!(response.headers()["x-label-substitutions"], "1");
 
-    let response = app
-        .client
-        .get(app.url("/v1/labels/render"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    let response = app
-        .client
-        .delete(app.url("/v1/print-jobs"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    app.stop().await.unwrap();
+        let response = app
+            .client
+            .get(app.url("/v1/labels/render"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+        let response = app
+            .client
+            .delete(app.url("/v1/print-jobs"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405);
+        app.stop().await.unwrap();
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::platform::http::ApiError;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v1/print-jobs")
             .get(print_jobs::list)
