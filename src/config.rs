@@ -55,6 +55,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub scheduler: SchedulerSettings,
     pub labels: LabelSettings,
+    pub uploads: UploadSettings,
+    pub events: EventSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
     /// (`SOUS_SIGNING_KEY`); never read from `sous.toml`.
     #[serde(skip_serializing, default)]
@@ -137,6 +139,53 @@ pub struct SchedulerSettings {
     /// How often the scheduler looks for periodic work that is due.
     #[serde(with = "humantime_serde")]
     pub tick: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadSettings {
+    /// How long a signed upload URL stays valid unless the module asks otherwise.
+    #[serde(with = "humantime_serde")]
+    pub expiry: Duration,
+    /// How long an upload may wait for its storage event before the scheduler checks the store.
+    #[serde(with = "humantime_serde")]
+    pub reconcile_after: Duration,
+    /// How often the scheduler looks for such uploads.
+    #[serde(with = "humantime_serde")]
+    pub reconcile_every: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        UploadSettings {
+            expiry: Duration::from_secs(15 * 60),
+            reconcile_after: Duration::from_secs(120),
+            reconcile_every: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventSettings {
+    /// AWS region whose SNS hosts may sign notifications and subscription URLs; defaults to
+    /// the S3 region.
+    pub sns_region: Option<String>,
+    /// Verify SNS signatures (turn off only for local testing without AWS).
+    pub verify_sns_signatures: bool,
+    /// Shared secret for `POST /v1/storage-events` (`SOUS_EVENTS_TOKEN`); environment only.
+    #[serde(skip_serializing, default)]
+    pub token: Option<SecretString>,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            sns_region: None,
+            verify_sns_signatures: true,
+            token: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -293,6 +342,8 @@ impl Default for Settings {
                 tick: Duration::from_secs(15),
             },
             labels: LabelSettings::default(),
+            uploads: UploadSettings::default(),
+            events: EventSettings::default(),
             signing_key: None,
         }
     }
@@ -308,6 +359,10 @@ impl Settings {
         let mut settings = Self::from_figment(figment)?;
         // Secrets come from the environment only, never from a file that may be committed.
         settings.signing_key = std::env::var("SOUS_SIGNING_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(SecretString::from);
+        settings.events.token = std::env::var("SOUS_EVENTS_TOKEN")
             .ok()
             .filter(|k| !k.is_empty())
             .map(SecretString::from);
@@ -456,7 +511,7 @@ fn is_not_a_setting(key: &str) -> bool {
     let key = key.as_str();
     matches!(
         key,
-        "signing_key" | "jwt_public_key" | "config" | "log" | "require_services"
+        "signing_key" | "jwt_public_key" | "events_token" | "config" | "log" | "require_services"
     ) || key.starts_with("test_")
         || key.starts_with("bench_")
 }

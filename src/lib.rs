@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 
 use config::{Roles, Settings};
 use platform::Platform;
+use platform::events::{EventRoutes, ObjectCreated};
 use platform::jobs::{Job, JobRegistry};
 use platform::scheduler::Schedule;
 
@@ -34,9 +35,20 @@ fn job_registry() -> JobRegistry {
     registry
 }
 
-/// Every module's periodic work.
-fn schedule() -> Schedule {
-    Schedule::default()
+/// The platform's and every module's periodic work.
+fn schedule(settings: &Settings) -> Schedule {
+    let mut schedule = Schedule::default();
+    schedule.every(
+        "uploads.reconcile",
+        settings.uploads.reconcile_every,
+        platform::uploads::reconcile,
+    );
+    schedule
+}
+
+/// Which module handles objects created under which key prefix.
+fn event_routes() -> EventRoutes {
+    EventRoutes::default()
 }
 
 /// Every route: the platform's, then each module's.
@@ -44,6 +56,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     platform::http::health_routes(cfg);
     platform::jobs::api::routes(cfg);
     labels::routes(cfg);
+    platform::events::api::routes(cfg);
+    platform::uploads::api::routes(cfg);
 }
 
 struct BearerAuth;
@@ -77,6 +91,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
     doc.merge(labels::api::LabelsApi::openapi());
+    doc.merge(platform::events::api::StorageEventsApi::openapi());
     doc
 }
 
@@ -87,10 +102,21 @@ pub struct ApplicationBuilder {
     settings: Settings,
     jobs: JobRegistry,
     schedule: Schedule,
+    event_routes: EventRoutes,
     extra_routes: Vec<RouteConfig>,
 }
 
 impl ApplicationBuilder {
+    /// Routes objects created under `prefix` to `handler` (run as a job).
+    pub fn on_object_created<F, Fut>(mut self, prefix: &str, handler: F) -> Self
+    where
+        F: Fn(Platform, ObjectCreated) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), platform::jobs::JobError>> + Send + 'static,
+    {
+        self.event_routes.on_created(prefix, handler);
+        self
+    }
+
     pub fn job<J: Job>(mut self) -> Self {
         self.jobs.register::<J>();
         self
@@ -132,11 +158,16 @@ impl ApplicationBuilder {
         } else {
             None
         };
-        let migrate = settings.migrate_on_start;
-        let platform = Platform::connect(settings, self.jobs).await?;
-        if migrate {
-            platform::db::migrate(&platform.db).await?;
+        if settings.migrate_on_start {
+            // On a connection of its own: SQLite connections that cached the schema half-way
+            // through a migration can fail to prepare statements against the new tables.
+            let db = platform::db::connect(&settings).await?;
+            platform::db::migrate(&db).await?;
+            db.close()
+                .await
+                .context("failed to close the migration connection")?;
         }
+        let platform = Platform::connect(settings, self.jobs, self.event_routes).await?;
         Ok(Application {
             platform,
             listener,
@@ -158,9 +189,10 @@ pub struct Application {
 impl Application {
     pub fn builder(settings: Settings) -> ApplicationBuilder {
         ApplicationBuilder {
+            schedule: schedule(&settings),
             settings,
             jobs: job_registry(),
-            schedule: schedule(),
+            event_routes: event_routes(),
             extra_routes: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_platform;
 mod m20261121_000002_labels;
+mod m20261121_000003_uploads;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_platform::Migration),
             Box::new(m20261121_000002_labels::Migration),
+            Box::new(m20261121_000003_uploads::Migration),
         ]
     }
 }

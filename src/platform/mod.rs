@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod cache;
 pub mod db;
+pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod scheduler;
 pub mod storage;
+pub mod uploads;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,9 +22,12 @@ use sea_orm::DatabaseConnection;
 use crate::config::Settings;
 use auth::Auth;
 use cache::{Cache, MemoryCache, RedisCache};
+use events::EventRoutes;
+use events::sns::SnsVerifier;
 use jobs::{JobBackend, JobRegistry, Jobs};
 use metrics::Metrics;
 use storage::Store;
+use uploads::UploadSigner;
 
 /// The shared handles, cheap to clone; HTTP handlers get it as `web::Data<Platform>`, jobs and
 /// periodic tasks as an argument.
@@ -35,12 +40,28 @@ pub struct Platform {
     pub jobs: Jobs,
     pub auth: Auth,
     pub metrics: Metrics,
+    /// Which module handles objects created under which key prefix.
+    pub event_routes: Arc<EventRoutes>,
+    pub sns: SnsVerifier,
+    pub upload_signer: UploadSigner,
 }
 
 impl Platform {
     /// Connects to everything the settings name. Fails fast, naming what could not be reached.
-    pub async fn connect(settings: Settings, registry: JobRegistry) -> anyhow::Result<Platform> {
+    pub async fn connect(
+        settings: Settings,
+        registry: JobRegistry,
+        event_routes: EventRoutes,
+    ) -> anyhow::Result<Platform> {
         let signing_key = auth::signing_key(&settings)?;
+        let upload_signer = UploadSigner::new(&signing_key);
+        let sns_region = settings
+            .events
+            .sns_region
+            .clone()
+            .or_else(|| settings.s3.region.clone())
+            .or_else(|| std::env::var("AWS_REGION").ok());
+        let sns = SnsVerifier::new(sns_region, settings.events.verify_sns_signatures);
         let auth = Auth::new(&settings, &signing_key)?;
         let db = db::connect(&settings).await?;
         let store = Store::from_settings(&settings)?;
@@ -66,6 +87,9 @@ impl Platform {
             jobs: Jobs::new(backend, registry),
             auth,
             metrics: Metrics::new(),
+            event_routes: Arc::new(event_routes),
+            sns,
+            upload_signer,
         })
     }
 }

@@ -13,6 +13,7 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::config::Settings;
@@ -95,6 +96,11 @@ pub enum StoreKind {
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     kind: StoreKind,
+    /// The bucket as storage events name it (`local` for file:// and memory://).
+    bucket: String,
+    /// The key prefix inside the bucket that this store lives under, `` or ending in `/`.
+    prefix: String,
+    signer: Option<Arc<dyn Signer>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +121,7 @@ impl Store {
             .context("SOUS_STORE_URL has no scheme")?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = prefix.trim_matches('/');
+        let mut signer: Option<Arc<dyn Signer>> = None;
         let (inner, kind): (Arc<dyn ObjectStore>, StoreKind) = match scheme {
             "memory" => (Arc::new(InMemory::new()), StoreKind::Memory),
             "file" => {
@@ -138,18 +145,73 @@ impl Store {
                     .with_virtual_hosted_style_request(!s3.path_style)
                     .with_allow_http(s3.allow_http);
                 let store = builder.build().context("invalid S3 store settings")?;
-                (with_prefix(store, prefix), StoreKind::S3)
+                let (store, store_signer) = with_prefix(store, prefix);
+                signer = Some(store_signer);
+                (store, StoreKind::S3)
             }
             "gs" => {
                 let store = GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(bucket)
                     .build()
                     .context("invalid GCS store settings")?;
-                (with_prefix(store, prefix), StoreKind::Gcs)
+                let (store, store_signer) = with_prefix(store, prefix);
+                signer = Some(store_signer);
+                (store, StoreKind::Gcs)
             }
             other => anyhow::bail!("SOUS_STORE_URL scheme `{other}` is not supported"),
         };
-        Ok(Store { inner, kind })
+        let (bucket, prefix) = match kind {
+            StoreKind::S3 | StoreKind::Gcs if !prefix.is_empty() => {
+                (bucket.to_string(), format!("{prefix}/"))
+            }
+            StoreKind::S3 | StoreKind::Gcs => (bucket.to_string(), String::new()),
+            StoreKind::Local | StoreKind::Memory => ("local".to_string(), String::new()),
+        };
+        Ok(Store {
+            inner,
+            kind,
+            bucket,
+            prefix,
+            signer,
+        })
+    }
+
+    /// The bucket storage events must name to be about this store.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The key inside this store of a bucket-wide key, if the key is under the store's prefix.
+    pub fn key_in_store<'a>(&self, bucket_key: &'a str) -> Option<&'a str> {
+        bucket_key.strip_prefix(self.prefix.as_str())
+    }
+
+    /// A presigned URL for `method` on `key`, with `headers` bound into the signature. `None`
+    /// for stores that cannot sign (local disk, memory): sous serves those uploads itself.
+    pub async fn signed_url(
+        &self,
+        method: http::Method,
+        key: &ObjectKey,
+        expires_in: std::time::Duration,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Option<object_store::Result<url::Url>> {
+        let signer = self.signer.as_ref()?;
+        let mut options = SignedUrlOptions::new();
+        for (name, value) in headers {
+            options = options.with_signed_header(name.clone(), value.clone());
+        }
+        Some(
+            match signer
+                .signed_url_opts(method.clone(), key.path(), expires_in, &options)
+                .await
+            {
+                // GCS signs no extra headers through object_store; it still signs the URL.
+                Err(object_store::Error::NotSupported { .. }) => {
+                    signer.signed_url(method, key.path(), expires_in).await
+                }
+                other => other,
+            },
+        )
     }
 
     pub fn kind(&self) -> StoreKind {
@@ -235,11 +297,15 @@ impl Store {
     }
 }
 
-fn with_prefix<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
+fn with_prefix<T: ObjectStore + Signer + Clone>(
+    store: T,
+    prefix: &str,
+) -> (Arc<dyn ObjectStore>, Arc<dyn Signer>) {
     if prefix.is_empty() {
-        Arc::new(store)
+        (Arc::new(store.clone()), Arc::new(store))
     } else {
-        Arc::new(PrefixStore::new(store, prefix))
+        let prefixed = PrefixStore::new(store, prefix);
+        (Arc::new(prefixed.clone()), Arc::new(prefixed))
     }
 }
 

@@ -160,7 +160,12 @@ impl TestApp {
         TestApp {
             address,
             platform,
-            client: reqwest::Client::new(),
+            // Shorter than the server's keep-alive, so a pooled connection is never reused just
+            // as the server closes it.
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build()
+                .unwrap(),
             shutdown: Some(tx),
             running: Some(running),
             _dir: dir,

@@ -3,6 +3,7 @@
 
 mod cache;
 mod config;
+mod events;
 mod helpers;
 mod http;
 mod jobs;
@@ -11,3 +12,4 @@ mod migrations;
 mod readiness;
 mod scheduler;
 mod storage;
+mod uploads;

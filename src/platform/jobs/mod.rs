@@ -153,7 +153,9 @@ impl JobRegistry {
     /// The registry every process starts from: the platform's own jobs.
     pub fn platform() -> Self {
         let mut registry = JobRegistry::default();
-        registry.register::<Probe>();
+        registry
+            .register::<Probe>()
+            .register::<crate::platform::events::HandleObjectCreated>();
         registry
     }
 

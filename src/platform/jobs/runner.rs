@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use anyhow::anyhow;
-use apalis::prelude::{BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
 use futures::FutureExt;
 use tracing::Instrument;
 
@@ -30,8 +30,13 @@ pub async fn run_workers(
         shutdown.await;
         return Ok(());
     }
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let pid = std::process::id();
+    // Host and pid tell replicas apart; the suffix, several apps in one process (tests).
+    let instance = format!(
+        "{}#{}-{}",
+        gethostname::gethostname().to_string_lossy(),
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let mut monitor = Monitor::new()
         .shutdown_timeout(platform.settings.shutdown_timeout)
         .should_restart(|worker, error| {
@@ -46,10 +51,10 @@ pub async fn run_workers(
             queue,
         };
         let backend = platform.jobs.backend().clone();
-        let host = host.clone();
+        let instance = instance.clone();
         let name = backend.queue_name(queue);
         // Worker names must be unique per process, or two replicas steal each other's leases.
-        let worker_name = move |restarts: usize| format!("{name}@{host}#{pid}.{restarts}");
+        let worker_name = move |restarts: usize| format!("{name}@{instance}.{restarts}");
         let concurrency = settings.concurrency;
         tracing::info!(queue = %queue, concurrency, backend = backend.kind(), "starting job worker");
 
@@ -71,7 +76,11 @@ pub async fn run_workers(
             }
             JobBackend::Postgres { ref pool, poll } => {
                 let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));
-                register!(JobBackend::postgres_storage(&pool, &queue_name, poll))
+                // Fetch on a timer: woken only by its heartbeat, the PostgreSQL worker of
+                // apalis 1.0 can stall for good after a task completes while it is parked.
+                register!(
+                    JobBackend::postgres_storage(&pool, &queue_name, poll).poll_with_interval(poll)
+                )
             }
             JobBackend::Sqlite { ref pool, poll } => {
                 let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));

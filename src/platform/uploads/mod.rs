@@ -1,0 +1,301 @@
+//! Direct uploads: a module asks for an upload intent and gives its client the URL; the bytes
+//! go straight to object storage (a presigned PUT on S3/GCS, `PUT /uploads/{token}` served by
+//! sous on local stores), and the storage event starts the module's work. The scheduler
+//! reconciles intents whose event never came, so a missed notification delays work but never
+//! loses it.
+
+pub mod api;
+mod token;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use http::{HeaderName, HeaderValue, Method};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use serde::Serialize;
+
+use super::Platform;
+use super::events::{self, ObjectCreated};
+use super::storage::ObjectKey;
+pub use token::{TokenError, UploadClaims, UploadSigner};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "upload_intents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub owner: String,
+        #[sea_orm(unique)]
+        pub key: String,
+        /// JSON array of the accepted content types.
+        pub content_types: String,
+        pub max_bytes: i64,
+        pub status: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub received_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Where an intent stands: `pending` → `uploading` (local PUT in progress) → `received`, or
+/// `expired` when its object never came.
+pub mod status {
+    pub const PENDING: &str = "pending";
+    pub const UPLOADING: &str = "uploading";
+    pub const RECEIVED: &str = "received";
+    pub const EXPIRED: &str = "expired";
+}
+
+/// What a module asks for.
+#[derive(Debug, Clone)]
+pub struct UploadRequest {
+    pub owner: String,
+    /// Under a prefix the module registered for storage events.
+    pub key: ObjectKey,
+    /// Content types the upload may have; with exactly one, S3 binds it into the signature.
+    pub content_types: Vec<String>,
+    pub max_bytes: u64,
+    /// The exact size, when the client declared it: S3 binds it into the signature.
+    pub content_length: Option<u64>,
+    /// Defaults to the configured upload expiry.
+    pub expires_in: Option<Duration>,
+}
+
+/// What the client needs to upload.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UploadTicket {
+    pub intent_id: String,
+    pub upload_url: String,
+    pub method: String,
+    /// Headers the PUT must carry exactly.
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("no module handles storage events for {0}")]
+    Unrouted(String),
+    #[error("an upload for {0} already exists")]
+    KeyTaken(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot sign the upload URL: {0}")]
+    Signing(#[from] object_store::Error),
+}
+
+/// Records the intent and returns the URL to put the object to.
+#[tracing::instrument(skip_all, fields(key = %request.key, owner = %request.owner))]
+pub async fn create(
+    platform: &Platform,
+    request: UploadRequest,
+) -> Result<UploadTicket, UploadError> {
+    let key = request.key.to_string();
+    if !platform.event_routes.owns(&key) {
+        return Err(UploadError::Unrouted(key));
+    }
+    if request.content_types.is_empty() || request.max_bytes == 0 {
+        return Err(UploadError::Invalid(
+            "an upload needs a content type and a maximum size".into(),
+        ));
+    }
+    if request
+        .content_length
+        .is_some_and(|n| n > request.max_bytes)
+    {
+        return Err(UploadError::Invalid(
+            "the declared size is over the maximum".into(),
+        ));
+    }
+    let expires_in = request
+        .expires_in
+        .unwrap_or(platform.settings.uploads.expiry);
+    let now = Utc::now();
+    let expires_at =
+        now + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::days(7));
+    let id = uuid::Uuid::now_v7().to_string();
+    let row = entity::ActiveModel {
+        id: Set(id.clone()),
+        owner: Set(request.owner.clone()),
+        key: Set(key.clone()),
+        content_types: Set(
+            serde_json::to_string(&request.content_types).expect("strings serialize")
+        ),
+        max_bytes: Set(i64::try_from(request.max_bytes).unwrap_or(i64::MAX)),
+        status: Set(status::PENDING.to_string()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        received_at: Set(None),
+    };
+    entity::Entity::insert(row)
+        .exec_without_returning(&platform.db)
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                UploadError::KeyTaken(key.clone())
+            }
+            _ => UploadError::Database(e),
+        })?;
+
+    let mut headers = BTreeMap::new();
+    let mut signed_headers = Vec::new();
+    if let [content_type] = request.content_types.as_slice() {
+        headers.insert("Content-Type".to_string(), content_type.clone());
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            signed_headers.push((http::header::CONTENT_TYPE, value));
+        }
+    }
+    if let Some(length) = request.content_length {
+        headers.insert("Content-Length".to_string(), length.to_string());
+        signed_headers.push((
+            HeaderName::from_static("content-length"),
+            HeaderValue::from(length),
+        ));
+    }
+    let upload_url = match platform
+        .store
+        .signed_url(Method::PUT, &request.key, expires_in, &signed_headers)
+        .await
+    {
+        Some(signed) => signed?.to_string(),
+        None => {
+            let token = platform.upload_signer.sign(&UploadClaims {
+                intent: id.clone(),
+                key: key.clone(),
+                owner: request.owner.clone(),
+                content_types: request.content_types.clone(),
+                max_bytes: request.max_bytes,
+                expires_at: expires_at.timestamp(),
+            });
+            let base = platform.settings.public_url.as_str().trim_end_matches('/');
+            format!("{base}/uploads/{token}")
+        }
+    };
+    Ok(UploadTicket {
+        intent_id: id,
+        upload_url,
+        method: "PUT".into(),
+        headers,
+        expires_at,
+    })
+}
+
+/// If `key` belongs to an upload intent, marks the intent received and returns its id: the
+/// intent, not the sender's version, is then what makes a delivery the same as another.
+pub(super) async fn settle(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    use entity::Column;
+    let Some(intent) = entity::Entity::find()
+        .filter(Column::Key.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if intent.status != status::RECEIVED {
+        entity::Entity::update_many()
+            .col_expr(Column::Status, status::RECEIVED.into())
+            .col_expr(Column::ReceivedAt, Some(Utc::now()).into())
+            .filter(Column::Id.eq(intent.id.as_str()))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(intent.id))
+}
+
+/// Puts an intent back to pending when its event could not be queued, so reconciliation
+/// raises it again later.
+pub(super) async fn unsettle(
+    db: &DatabaseConnection,
+    intent_id: &str,
+) -> Result<(), sea_orm::DbErr> {
+    use entity::Column;
+    entity::Entity::update_many()
+        .col_expr(Column::Status, status::PENDING.into())
+        .col_expr(Column::ReceivedAt, Option::<DateTime<Utc>>::None.into())
+        .filter(Column::Id.eq(intent_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Intents looked at per reconciliation run.
+const RECONCILE_BATCH: u64 = 200;
+
+/// Raises the event for objects that arrived without one, and expires intents whose object
+/// never came. Safe to run anywhere, any number of times: delivery is deduplicated.
+pub async fn reconcile(platform: Platform) -> anyhow::Result<()> {
+    use entity::Column;
+    let now = Utc::now();
+    let waited = now
+        - chrono::Duration::from_std(platform.settings.uploads.reconcile_after).unwrap_or_default();
+    let stale = entity::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(status::PENDING))
+                        .add(Column::CreatedAt.lt(waited)),
+                )
+                // A local upload whose process died mid-body stays `uploading`.
+                .add(
+                    Condition::all()
+                        .add(Column::Status.eq(status::UPLOADING))
+                        .add(Column::ExpiresAt.lt(now)),
+                ),
+        )
+        .limit(RECONCILE_BATCH)
+        .all(&platform.db)
+        .await?;
+    for intent in stale {
+        let key = ObjectKey::parse(&intent.key)?;
+        match platform.store.head(&key).await? {
+            Some(meta) => {
+                tracing::info!(key = %intent.key, "upload arrived without its storage event; raising it");
+                let event = ObjectCreated {
+                    bucket: platform.store.bucket().to_string(),
+                    key: intent.key.clone(),
+                    version: String::new(),
+                    size: Some(meta.size),
+                    content_type: None,
+                };
+                events::ingest(&platform, event).await?;
+            }
+            None if intent.expires_at < now => {
+                tracing::info!(key = %intent.key, "upload never came; expiring its intent");
+                entity::Entity::update_many()
+                    .col_expr(Column::Status, status::EXPIRED.into())
+                    .filter(Column::Id.eq(intent.id.as_str()))
+                    .filter(Column::Status.eq(intent.status.as_str()))
+                    .exec(&platform.db)
+                    .await?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The intent with `id`, for modules that show upload state.
+pub async fn find(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<entity::Model>, sea_orm::DbErr> {
+    entity::Entity::find_by_id(id.to_string()).one(db).await
+}
