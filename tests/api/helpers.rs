@@ -231,3 +231,81 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// An S3-compatible server (moto) on a spare port, with one bucket.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// `None` when moto_server is not installed (the S3 round trips are then skipped).
+    pub async fn start(bucket: &str) -> Option<Moto> {
+        let port = free_port();
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!(
+                "note: moto_server is not installed (pip install 'moto[server]'); skipping an S3 round trip"
+            );
+            return None;
+        };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let up = eventually(Duration::from_secs(20), || async {
+            client.get(&moto.endpoint).send().await.is_ok()
+        })
+        .await;
+        assert!(up, "moto_server did not start");
+        client
+            .put(format!("{}/{bucket}", moto.endpoint))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        Some(moto)
+    }
+
+    /// S3 credentials come from the environment, which a test must not change under other
+    /// threads: `test` runs again in a child process of this binary, with `marker` set to the
+    /// endpoint and credentials of its own.
+    pub fn run_child(&self, test: &str, marker: &str) {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture"])
+            .env(marker, &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// S3 settings pointing at this server.
+    pub fn s3_settings(endpoint: &str) -> sous::config::S3Settings {
+        sous::config::S3Settings {
+            endpoint: Some(endpoint.to_string()),
+            region: Some("us-east-1".into()),
+            path_style: true,
+            allow_http: true,
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

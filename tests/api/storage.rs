@@ -1,14 +1,11 @@
 //! The object store round trip on file://, memory:// and an S3-compatible server.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use bytes::Bytes;
 use futures::stream;
 use sous::config::Settings;
 use sous::platform::storage::{ObjectKey, PutStreamError, Store};
 
-use crate::helpers::{eventually, free_port};
+use crate::helpers::Moto;
 
 async fn round_trip(store: &Store) {
     let key = ObjectKey::parse("tests/round/trip.bin").unwrap();
@@ -94,75 +91,23 @@ async fn memory_store_round_trip() {
     round_trip(&Store::from_settings(&settings).unwrap()).await;
 }
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// S3 credentials come from the environment, which a test must not change under other
-/// threads: the round trip runs in a child process of this test binary with its own variables.
 #[tokio::test]
 async fn s3_store_round_trip() {
     if let Ok(endpoint) = std::env::var("SOUS_TEST_S3_CHILD") {
         let settings = Settings {
             store_url: "s3://sous-test/with/prefix".into(),
-            s3: sous::config::S3Settings {
-                endpoint: Some(endpoint),
-                region: Some("us-east-1".into()),
-                path_style: true,
-                allow_http: true,
-            },
+            s3: Moto::s3_settings(&endpoint),
             ..Settings::default()
         };
         round_trip(&Store::from_settings(&settings).unwrap()).await;
         return;
     }
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
-        eprintln!(
-            "note: moto_server is not installed (pip install 'moto[server]'); skipping the S3 round trip"
-        );
+    let Some(moto) = Moto::start("sous-test").await else {
         return;
     };
-    let _moto = Moto(child);
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = moto.endpoint.clone();
     let client = reqwest::Client::new();
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            client.get(&endpoint).send().await.is_ok()
-        })
-        .await,
-        "moto_server did not start"
-    );
-    client
-        .put(format!("{endpoint}/sous-test"))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "storage::s3_store_round_trip", "--nocapture"])
-        .env("SOUS_TEST_S3_CHILD", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    moto.run_child("storage::s3_store_round_trip", "SOUS_TEST_S3_CHILD");
     // The prefix in the URL is honoured: the objects live under it in the bucket.
     let listing = client
         .get(format!("{endpoint}/sous-test?list-type=2"))

@@ -59,7 +59,6 @@ async fn intent(
             key: ObjectKey::parse(key).unwrap(),
             content_types: vec!["image/jpeg".into()],
             max_bytes,
-            content_length: None,
             expires_in,
         },
     )
@@ -327,7 +326,6 @@ async fn intents_refuse_unrouted_prefixes_and_taken_keys() {
         key: ObjectKey::parse(key).unwrap(),
         content_types: vec!["application/zip".into()],
         max_bytes: 10,
-        content_length: None,
         expires_in: None,
     };
     let err = uploads::create(&app.platform, request("nobody-owns/x.zip"))
@@ -340,4 +338,126 @@ async fn intents_refuse_unrouted_prefixes_and_taken_keys() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
+}
+
+/// The same path on an S3-compatible server: a presigned PUT straight to the bucket, then the
+/// S3 notification posted as S3 would, and the handler called once.
+#[tokio::test]
+async fn an_s3_upload_through_a_presigned_url() {
+    if let Ok(endpoint) = std::env::var("SOUS_TEST_S3_UPLOAD_CHILD") {
+        let app = spawn(&Backend::Embedded, |s| {
+            s.store_url = "s3://sous-uploads/media".into();
+            s.s3 = crate::helpers::Moto::s3_settings(&endpoint);
+            s.events.token = Some("t0ken".to_string().into());
+        })
+        .await;
+        let key = unique_key("from phone.jpg");
+        let ticket = uploads::create(
+            &app.platform,
+            UploadRequest {
+                owner: "alice".into(),
+                key: ObjectKey::parse(&key).unwrap(),
+                content_types: vec!["image/jpeg".into()],
+                max_bytes: 4096,
+                expires_in: Some(Duration::from_secs(300)),
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            ticket.upload_url.starts_with(&endpoint),
+            "{}",
+            ticket.upload_url
+        );
+        assert!(
+            ticket.upload_url.contains("X-Amz-Signature="),
+            "{}",
+            ticket.upload_url
+        );
+        let mut put = app.client.put(&ticket.upload_url).body(vec![7u8; 2048]);
+        for (name, value) in &ticket.headers {
+            put = put.header(name, value);
+        }
+        let response = put.send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+        // The bytes went to the bucket, under the store's prefix, not through sous.
+        assert_eq!(stored(&app, &key).await.unwrap().len(), 2048);
+
+        let notification = serde_json::json!({"Records": [{
+            "eventName": "ObjectCreated:Put",
+            "s3": {
+                "bucket": {"name": "sous-uploads"},
+                "object": {"key": format!("media/{}", key.replace(' ', "+")), "size": 2048, "sequencer": "0A1"}
+            }
+        }]});
+        for _ in 0..2 {
+            let response = app
+                .client
+                .post(app.url("/v1/storage-events?token=t0ken"))
+                .json(&notification)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        assert!(eventually(Duration::from_secs(5), || async { handled(&key) == 1 }).await);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(handled(&key), 1);
+
+        // S3 cannot bound a presigned PUT's size: one over the limit is deleted on its event.
+        let big = unique_key("too big.jpg");
+        let request = UploadRequest {
+            owner: "alice".into(),
+            key: ObjectKey::parse(&big).unwrap(),
+            content_types: vec!["image/jpeg".into()],
+            max_bytes: 4096,
+            expires_in: None,
+        };
+        let ticket = uploads::create(&app.platform, request).await.unwrap();
+        let response = app
+            .client
+            .put(&ticket.upload_url)
+            .header("content-type", "image/jpeg")
+            .body(vec![1u8; 4097])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let mut notification = notification.clone();
+        notification["Records"][0]["s3"]["object"] = serde_json::json!({"key": format!("media/{}", big.replace(' ', "+")), "size": 4097, "sequencer": "0B1"});
+        let body: serde_json::Value = app
+            .client
+            .post(app.url("/v1/storage-events?token=t0ken"))
+            .json(&notification)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["results"][0]["outcome"], "rejected");
+        assert!(stored(&app, &big).await.is_none());
+        assert_eq!(
+            uploads::find(&app.platform.db, &ticket.intent_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            "rejected"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(handled(&big), 0);
+        return;
+    }
+    let Some(moto) = crate::helpers::Moto::start("sous-uploads").await else {
+        return;
+    };
+    moto.run_child(
+        "uploads::an_s3_upload_through_a_presigned_url",
+        "SOUS_TEST_S3_UPLOAD_CHILD",
+    );
 }

@@ -127,6 +127,7 @@ async fn receive(
     for event in events {
         results.push(ingest(&platform, event).await.map_err(|e| match e {
             IngestError::Database(e) => ApiError::from(e),
+            IngestError::Reject(e) => ApiError::internal(e),
             IngestError::Queue(e) => {
                 tracing::warn!(error = %e, "cannot queue storage event work");
                 ApiError::unavailable("the job queue is unavailable; deliver again later", 10)

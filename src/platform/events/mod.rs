@@ -124,6 +124,8 @@ pub enum Outcome {
     Duplicate { key: String },
     /// No module owns the key's prefix: acknowledged and logged.
     Unrouted { key: String },
+    /// The upload broke its intent's terms (too large): deleted, no work queued.
+    Rejected { key: String },
 }
 
 /// The job that hands an event to its module, so the HTTP answer never waits for module work.
@@ -159,7 +161,18 @@ pub async fn ingest(platform: &Platform, mut event: ObjectCreated) -> Result<Out
     // An upload is one piece of work however it is reported: event, local PUT, reconciliation.
     let intent = super::uploads::settle(&platform.db, &key).await?;
     if let Some(intent) = &intent {
-        event.version = format!("intent:{intent}");
+        if intent.status == super::uploads::status::REJECTED {
+            return Ok(Outcome::Rejected { key });
+        }
+        let limit = u64::try_from(intent.max_bytes).unwrap_or(u64::MAX);
+        if event.size.is_some_and(|size| size > limit) {
+            tracing::warn!(%key, size = ?event.size, limit, "upload larger than its intent allows; deleted");
+            super::uploads::reject(platform, intent)
+                .await
+                .map_err(IngestError::Reject)?;
+            return Ok(Outcome::Rejected { key });
+        }
+        event.version = format!("intent:{}", intent.id);
     }
     let id = uuid::Uuid::now_v7().to_string();
     if !record_first_delivery(&platform.db, &id, &event).await? {
@@ -169,7 +182,7 @@ pub async fn ingest(platform: &Platform, mut event: ObjectCreated) -> Result<Out
     if let Err(error) = platform.jobs.enqueue(&HandleObjectCreated { event }).await {
         entity::Entity::delete_by_id(id).exec(&platform.db).await?;
         if let Some(intent) = intent {
-            super::uploads::unsettle(&platform.db, &intent).await?;
+            super::uploads::unsettle(&platform.db, &intent.id).await?;
         }
         return Err(IngestError::Queue(error));
     }
@@ -213,4 +226,6 @@ pub enum IngestError {
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
     Queue(#[from] super::jobs::JobBackendError),
+    #[error("cannot remove a refused upload: {0:#}")]
+    Reject(anyhow::Error),
 }

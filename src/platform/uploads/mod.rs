@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderValue, Method};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect,
@@ -49,13 +49,15 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Where an intent stands: `pending` → `uploading` (local PUT in progress) → `received`, or
-/// `expired` when its object never came.
+/// Where an intent stands: `pending` → `uploading` (local PUT in progress) → `received`;
+/// `expired` when its object never came, `rejected` when it came too large.
 pub mod status {
     pub const PENDING: &str = "pending";
     pub const UPLOADING: &str = "uploading";
     pub const RECEIVED: &str = "received";
     pub const EXPIRED: &str = "expired";
+    /// The object broke the intent's terms (too large) and was deleted.
+    pub const REJECTED: &str = "rejected";
 }
 
 /// What a module asks for.
@@ -66,9 +68,9 @@ pub struct UploadRequest {
     pub key: ObjectKey,
     /// Content types the upload may have; with exactly one, S3 binds it into the signature.
     pub content_types: Vec<String>,
+    /// Enforced while streaming on local stores. A presigned S3/GCS PUT cannot bound the size,
+    /// so there an oversize object is deleted when its event arrives, before any module sees it.
     pub max_bytes: u64,
-    /// The exact size, when the client declared it: S3 binds it into the signature.
-    pub content_length: Option<u64>,
     /// Defaults to the configured upload expiry.
     pub expires_in: Option<Duration>,
 }
@@ -113,14 +115,6 @@ pub async fn create(
             "an upload needs a content type and a maximum size".into(),
         ));
     }
-    if request
-        .content_length
-        .is_some_and(|n| n > request.max_bytes)
-    {
-        return Err(UploadError::Invalid(
-            "the declared size is over the maximum".into(),
-        ));
-    }
     let expires_in = request
         .expires_in
         .unwrap_or(platform.settings.uploads.expiry);
@@ -159,13 +153,6 @@ pub async fn create(
             signed_headers.push((http::header::CONTENT_TYPE, value));
         }
     }
-    if let Some(length) = request.content_length {
-        headers.insert("Content-Length".to_string(), length.to_string());
-        signed_headers.push((
-            HeaderName::from_static("content-length"),
-            HeaderValue::from(length),
-        ));
-    }
     let upload_url = match platform
         .store
         .signed_url(Method::PUT, &request.key, expires_in, &signed_headers)
@@ -194,12 +181,12 @@ pub async fn create(
     })
 }
 
-/// If `key` belongs to an upload intent, marks the intent received and returns its id: the
+/// If `key` belongs to an upload intent, marks the intent received and returns it: the
 /// intent, not the sender's version, is then what makes a delivery the same as another.
 pub(super) async fn settle(
     db: &DatabaseConnection,
     key: &str,
-) -> Result<Option<String>, sea_orm::DbErr> {
+) -> Result<Option<entity::Model>, sea_orm::DbErr> {
     use entity::Column;
     let Some(intent) = entity::Entity::find()
         .filter(Column::Key.eq(key))
@@ -208,7 +195,7 @@ pub(super) async fn settle(
     else {
         return Ok(None);
     };
-    if intent.status != status::RECEIVED {
+    if intent.status != status::RECEIVED && intent.status != status::REJECTED {
         entity::Entity::update_many()
             .col_expr(Column::Status, status::RECEIVED.into())
             .col_expr(Column::ReceivedAt, Some(Utc::now()).into())
@@ -216,7 +203,23 @@ pub(super) async fn settle(
             .exec(db)
             .await?;
     }
-    Ok(Some(intent.id))
+    Ok(Some(intent))
+}
+
+/// Refuses an upload that broke its intent's terms (only possible where the store signed the
+/// URL and could not bound the size): the object is deleted and the intent says why.
+pub(super) async fn reject(platform: &Platform, intent: &entity::Model) -> anyhow::Result<()> {
+    use entity::Column;
+    platform
+        .store
+        .delete(&ObjectKey::parse(&intent.key)?)
+        .await?;
+    entity::Entity::update_many()
+        .col_expr(Column::Status, status::REJECTED.into())
+        .filter(Column::Id.eq(intent.id.as_str()))
+        .exec(&platform.db)
+        .await?;
+    Ok(())
 }
 
 /// Puts an intent back to pending when its event could not be queued, so reconciliation
