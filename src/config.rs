@@ -494,13 +494,13 @@ fn env_provider() -> Env {
         .split("__")
         .map(|key| {
             // Accept the flat forms DESIGN.md documents (`SOUS_S3_ENDPOINT`) as well.
-            let key = key.as_str();
+            let key = key.as_str().to_ascii_lowercase();
             for section in ["s3_", "jwt_"] {
                 if let Some(rest) = key.strip_prefix(section) {
                     return format!("{}.{rest}", &section[..section.len() - 1]).into();
                 }
             }
-            key.to_string().into()
+            key.into()
         })
 }
 

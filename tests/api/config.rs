@@ -93,3 +93,32 @@ fn outside_embedded_mode_the_signing_key_is_required() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SOUS_SIGNING_KEY"));
 }
+
+#[test]
+fn flat_and_nested_environment_forms_are_understood() {
+    let output = sous(
+        &[
+            ("SOUS_S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("SOUS_S3_PATH_STYLE", "true"),
+            ("SOUS_JOBS__QUEUES__IMAGE_VARIANTS__CONCURRENCY", "3"),
+            ("SOUS_LABELS__PRINTERS__DOCK_1", "127.0.0.1"),
+        ],
+        &["token", "--sub", "alice"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Errors are one readable line, not a backtrace.
+    let output = sous(
+        &[("SOUS_S3_PATH_STYLE", "sometimes")],
+        &["token", "--sub", "alice"],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: invalid setting SOUS_S3__PATH_STYLE"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
