@@ -339,6 +339,68 @@ mod tests {
         );
     }
 
+    /// Production verifies the identity provider's tokens with its public key alone.
+    #[test]
+    fn provider_tokens_verify_with_rs256_and_es256_public_keys() {
+        for (algorithm, key_pair) in [
+            (
+                JwtAlgorithm::RS256,
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+                    .unwrap(),
+            ),
+            (
+                JwtAlgorithm::ES256,
+                rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+            ),
+        ] {
+            let mut settings = Settings::default();
+            settings.jwt.algorithm = algorithm;
+            settings.jwt.public_key = Some(key_pair.public_key_pem());
+            settings.jwt.issuer = Some("https://id.example".into());
+            let auth = Auth::new(&settings, &SecretString::from("unused")).unwrap();
+            assert!(
+                auth.issue("alice", &[], Duration::from_secs(60)).is_err(),
+                "no private key here"
+            );
+
+            let private = key_pair.serialize_pem();
+            let (header, key) = match algorithm {
+                JwtAlgorithm::RS256 => (
+                    Header::new(Algorithm::RS256),
+                    EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+                ),
+                _ => (
+                    Header::new(Algorithm::ES256),
+                    EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
+                ),
+            };
+            let claims = |iss: &str| Claims {
+                sub: "alice".into(),
+                scope: "admin".into(),
+                exp: jsonwebtoken::get_current_timestamp() + 60,
+                iat: 0,
+                iss: Some(iss.into()),
+                aud: None,
+            };
+            let token = jsonwebtoken::encode(&header, &claims("https://id.example"), &key).unwrap();
+            assert!(auth.verify(&token).unwrap().is_admin(), "{algorithm:?}");
+            let foreign =
+                jsonwebtoken::encode(&header, &claims("https://evil.example"), &key).unwrap();
+            assert_eq!(
+                auth.verify(&foreign).unwrap_err().detail(),
+                "the token was issued by someone else"
+            );
+            // An HS256 token signed with the public key as a secret is the classic confusion attack.
+            let confused = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims("https://id.example"),
+                &EncodingKey::from_secret(key_pair.public_key_pem().as_bytes()),
+            )
+            .unwrap();
+            assert!(auth.verify(&confused).is_err());
+        }
+    }
+
     #[test]
     fn generated_key_is_private_and_stable() {
         let dir = tempfile::tempdir().unwrap();
