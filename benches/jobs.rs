@@ -15,7 +15,7 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 use sous::Application;
-use sous::config::{Roles, Settings};
+use sous::config::{JobSettings, Roles, Settings};
 use sous::platform::Platform;
 use sous::platform::jobs::{Job, JobError, Queue};
 
@@ -57,21 +57,27 @@ struct Running {
 
 fn start(runtime: &Runtime, redis: Option<(&str, &str)>) -> Running {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.data_dir = dir.path().to_path_buf();
-    settings.database_url = format!("sqlite://{}?mode=rwc", dir.path().join("sous.db").display());
-    settings.store_url = format!("file://{}", dir.path().join("objects").display());
-    settings.bind = "127.0.0.1:0".parse().expect("valid address");
-    settings.roles = Roles {
-        api: false,
-        worker: true,
-        scheduler: false,
+    let defaults = Settings::default();
+    let settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("sous.db").display()),
+        store_url: format!("file://{}", dir.path().join("objects").display()),
+        bind: "127.0.0.1:0".parse().expect("valid address"),
+        roles: Roles {
+            api: false,
+            worker: true,
+            scheduler: false,
+        },
+        redis_url: redis.map(|(url, _)| url.to_string()),
+        redis_prefix: redis.map_or(defaults.redis_prefix.clone(), |(_, prefix)| {
+            prefix.to_string()
+        }),
+        jobs: JobSettings {
+            poll_interval: POLL_INTERVAL,
+            ..defaults.jobs
+        },
+        ..defaults
     };
-    settings.jobs.poll_interval = POLL_INTERVAL;
-    if let Some((url, prefix)) = redis {
-        settings.redis_url = Some(url.to_string());
-        settings.redis_prefix = prefix.to_string();
-    }
     runtime.block_on(async {
         let app = Application::builder(settings)
             .job::<Noop>()
