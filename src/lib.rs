@@ -4,6 +4,7 @@
 //! module's jobs and periodic tasks, and runs the roles this process was asked to run.
 
 pub mod config;
+pub mod images;
 pub mod labels;
 pub mod platform;
 
