@@ -1,0 +1,122 @@
+//! Pixels in and out: recognise and probe an upload, decode it upright (JPEG shrunk while it
+//! decodes), resize, encode. All of it is synchronous CPU work: callers go through
+//! [`super::pool`].
+
+mod decode;
+mod encode;
+mod probe;
+mod resize;
+
+use image::DynamicImage;
+
+pub use decode::{Decoded, decode};
+pub use encode::encode;
+pub use probe::{Probe, probe};
+pub use resize::resize;
+
+/// The formats sous reads. GIF and WebP animations are read as their first frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceFormat {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+}
+
+impl SourceFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceFormat::Jpeg => "jpeg",
+            SourceFormat::Png => "png",
+            SourceFormat::Gif => "gif",
+            SourceFormat::Webp => "webp",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SourceFormat> {
+        [
+            SourceFormat::Jpeg,
+            SourceFormat::Png,
+            SourceFormat::Gif,
+            SourceFormat::Webp,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == name)
+    }
+}
+
+/// What an upload may be, beyond its byte size.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_pixels: u64,
+    pub max_frames: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(
+        "the image is {width}×{height} pixels ({}); the limit is {limit} pixels",
+        u64::from(*width) * u64::from(*height)
+    )]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("the animation has more than {limit} frames, the limit")]
+    TooManyFrames { limit: u32 },
+    #[error("decoding the image needs more memory than allowed ({0})")]
+    TooMuchMemory(String),
+    #[error("the image data is corrupt or truncated ({0})")]
+    Corrupt(String),
+    #[error("cannot encode {format}: {reason}")]
+    Encode {
+        format: &'static str,
+        reason: String,
+    },
+}
+
+impl CodecError {
+    fn corrupt(error: impl std::fmt::Display) -> Self {
+        CodecError::Corrupt(error.to_string())
+    }
+}
+
+/// Upright 8-bit pixels: RGB, or RGBA when some pixel is not opaque.
+#[derive(Debug, Clone)]
+pub struct Bitmap(DynamicImage);
+
+impl Bitmap {
+    /// Takes any decoded image, dropping an alpha channel that is opaque everywhere.
+    pub fn new(image: DynamicImage) -> Self {
+        if !image.color().has_alpha() {
+            return Bitmap(DynamicImage::ImageRgb8(image.into_rgb8()));
+        }
+        let rgba = image.into_rgba8();
+        if rgba.pixels().all(|p| p.0[3] == u8::MAX) {
+            Bitmap(DynamicImage::ImageRgb8(
+                DynamicImage::ImageRgba8(rgba).into_rgb8(),
+            ))
+        } else {
+            Bitmap(DynamicImage::ImageRgba8(rgba))
+        }
+    }
+
+    pub fn width(&self) -> u32 {
+        self.0.width()
+    }
+
+    pub fn height(&self) -> u32 {
+        self.0.height()
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.width(), self.height())
+    }
+
+    pub fn has_alpha(&self) -> bool {
+        matches!(self.0, DynamicImage::ImageRgba8(_))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
