@@ -12,6 +12,17 @@ use sqlx::pool::PoolOptions;
 use super::{Envelope, Queue};
 use crate::config::Settings;
 
+/// Silence after which a worker counts as dead and its in-flight jobs are re-queued elsewhere.
+/// Heartbeats run at the poll interval (an idle worker looks for work on them), so without
+/// this a replica that skipped a beat or two would have its running jobs taken over.
+const ORPHANED_AFTER: Duration = Duration::from_secs(60);
+
+fn missed_heartbeats(poll: Duration) -> usize {
+    (ORPHANED_AFTER.as_secs_f64() / poll.as_secs_f64())
+        .ceil()
+        .max(2.0) as usize
+}
+
 /// Apalis's own retry is only a safety net for when our bookkeeping itself fails (see `runner`).
 const BACKEND_MAX_ATTEMPTS: usize = 3;
 
@@ -118,7 +129,8 @@ impl JobBackend {
         // `with_config(Config::default())` would reset the queue to "default": set it explicitly.
         let config = apalis_redis::Config::default()
             .queue(name)
-            .heartbeat_interval(poll);
+            .heartbeat_interval(poll)
+            .missed_heartbeats(missed_heartbeats(poll));
         RedisStorage::new(conn.clone()).with_config(config)
     }
 
@@ -129,7 +141,8 @@ impl JobBackend {
     ) -> SqliteStorage<Envelope> {
         let config = apalis_sqlite::Config::default()
             .queue(name)
-            .heartbeat_interval(poll);
+            .heartbeat_interval(poll)
+            .missed_heartbeats(missed_heartbeats(poll));
         SqliteStorage::new(pool).with_config(config)
     }
 
@@ -140,7 +153,8 @@ impl JobBackend {
     ) -> PostgresStorage<Envelope> {
         let config = apalis_postgres::Config::default()
             .queue(name)
-            .heartbeat_interval(poll);
+            .heartbeat_interval(poll)
+            .missed_heartbeats(missed_heartbeats(poll));
         PostgresStorage::new(pool).with_config(config)
     }
 

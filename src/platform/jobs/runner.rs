@@ -74,17 +74,19 @@ pub async fn run_workers(
                 let (conn, queue_name) = (conn.clone(), backend.queue_name(queue));
                 register!(JobBackend::redis_storage(&conn, &queue_name, poll))
             }
+            // The SQL workers also fetch on a timer: woken only by their heartbeat, apalis 1.0's
+            // workers can stall for good when a heartbeat falls during an empty fetch.
             JobBackend::Postgres { ref pool, poll } => {
                 let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));
-                // Fetch on a timer: woken only by its heartbeat, the PostgreSQL worker of
-                // apalis 1.0 can stall for good after a task completes while it is parked.
                 register!(
                     JobBackend::postgres_storage(&pool, &queue_name, poll).poll_with_interval(poll)
                 )
             }
             JobBackend::Sqlite { ref pool, poll } => {
                 let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));
-                register!(JobBackend::sqlite_storage(&pool, &queue_name, poll))
+                register!(
+                    JobBackend::sqlite_storage(&pool, &queue_name, poll).poll_with_interval(poll)
+                )
             }
         }
     }
