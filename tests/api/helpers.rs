@@ -248,7 +248,10 @@ impl Moto {
             .stderr(std::process::Stdio::null())
             .spawn();
         let Ok(child) = child else {
-            assert!(!required(), "moto_server is not installed and SOUS_REQUIRE_SERVICES=1");
+            assert!(
+                !required(),
+                "moto_server is not installed and SOUS_REQUIRE_SERVICES=1"
+            );
             eprintln!(
                 "note: moto_server is not installed (pip install 'moto[server]'); skipping an S3 round trip"
             );
