@@ -14,6 +14,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::images::transform::{Dimension, Preset};
 use crate::platform::jobs::Queue;
 
 /// Fully parsed settings. Built only through [`Settings::load`] or [`Settings::from_figment`].
@@ -55,6 +56,7 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub scheduler: SchedulerSettings,
     pub labels: LabelSettings,
+    pub images: ImageSettings,
     pub uploads: UploadSettings,
     pub events: EventSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
@@ -197,6 +199,44 @@ pub struct LabelSettings {
     /// A Japanese TrueType/OpenType font for PDF labels; by default the IPAGothic or Noto Sans
     /// CJK font of the system is found.
     pub font_path: Option<PathBuf>,
+}
+
+/// The images module: what an upload may be, and which renditions are made ahead of requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImageSettings {
+    /// Largest upload, in bytes.
+    pub max_bytes: u64,
+    /// Largest picture, width × height, checked on its header before anything is decoded.
+    pub max_pixels: u64,
+    /// Most frames an animated GIF or WebP may have (its first frame is what is shown).
+    pub max_frames: u32,
+    /// Widths made when an image is registered, that other sizes are resized from.
+    pub ladder: Vec<Dimension>,
+    /// Long side of what is served when a request gives neither `w` nor `h`.
+    pub default_long_side: Dimension,
+    /// Renditions made when an image is registered, as query strings with a format:
+    /// `["w=320&format=webp", "w=2560&format=webp"]`.
+    pub presets: Vec<Preset>,
+    /// Renditions clients asked for that are kept per image version; others are made on each
+    /// request (behind a CDN, rarely), so URL variations cannot fill the store.
+    pub max_derived_variants: u32,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        let size = |pixels| Dimension::try_from(pixels).expect("a valid default size");
+        let preset = |query: &str| Preset::try_from(query.to_string()).expect("a valid preset");
+        ImageSettings {
+            max_bytes: 64 * 1024 * 1024,
+            max_pixels: 100_000_000,
+            max_frames: 1000,
+            ladder: [320, 640, 1280, 2560].map(size).to_vec(),
+            default_long_side: size(2560),
+            presets: vec![preset("w=320&format=webp"), preset("w=2560&format=webp")],
+            max_derived_variants: 50,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -342,6 +382,7 @@ impl Default for Settings {
                 tick: Duration::from_secs(15),
             },
             labels: LabelSettings::default(),
+            images: ImageSettings::default(),
             uploads: UploadSettings::default(),
             events: EventSettings::default(),
             signing_key: None,
@@ -459,6 +500,22 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "SOUS_REDIS_PREFIX",
                 "must be a non-empty word without spaces",
+            ));
+        }
+        let images = &self.images;
+        for (setting, value) in [
+            ("SOUS_IMAGES__MAX_BYTES", images.max_bytes),
+            ("SOUS_IMAGES__MAX_PIXELS", images.max_pixels),
+            ("SOUS_IMAGES__MAX_FRAMES", u64::from(images.max_frames)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(setting, "must be more than 0"));
+            }
+        }
+        if !images.ladder.is_sorted_by(|a, b| a < b) {
+            return Err(ConfigError::invalid(
+                "SOUS_IMAGES__LADDER",
+                "widths must be in increasing order, each once",
             ));
         }
         if self.jwt.algorithm != JwtAlgorithm::HS256 && self.jwt.public_key.is_none() {
@@ -582,5 +639,42 @@ mod tests {
         assert!(err.contains("SOUS_DATABASE_URL"), "{err}");
         let err = with(&[("roles", "chef")]).unwrap_err().to_string();
         assert!(err.contains("SOUS_ROLES") && err.contains("chef"), "{err}");
+    }
+
+    #[test]
+    fn image_settings_are_checked() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.images.default_long_side.get(), 2560);
+        assert_eq!(
+            serde_json::to_value(&s.images.presets).unwrap(),
+            serde_json::json!(["w=320&format=webp", "w=2560&format=webp"])
+        );
+        let figment = |key: &str, value: serde_json::Value| {
+            Figment::from(Serialized::defaults(Settings::default()))
+                .merge(Serialized::default(key, value))
+        };
+        let err = |key: &str, value: serde_json::Value| {
+            Settings::from_figment(figment(key, value))
+                .unwrap_err()
+                .to_string()
+        };
+        let ok = Settings::from_figment(figment("images.ladder", serde_json::json!([100, 4096])));
+        assert_eq!(ok.unwrap().images.ladder.len(), 2);
+        let e = err("images.ladder", serde_json::json!([100, 4097]));
+        assert!(
+            e.contains("SOUS_IMAGES__LADDER") && e.contains("got 4097"),
+            "{e}"
+        );
+        let e = err("images.ladder", serde_json::json!([640, 320]));
+        assert!(e.contains("increasing"), "{e}");
+        let e = err("images.presets", serde_json::json!(["w=320"]));
+        assert!(
+            e.contains("SOUS_IMAGES__PRESETS") && e.contains("needs a format"),
+            "{e}"
+        );
+        let e = err("images.default_long_side", serde_json::json!(0));
+        assert!(e.contains("SOUS_IMAGES__DEFAULT_LONG_SIDE"), "{e}");
+        let e = err("images.max_pixels", serde_json::json!(0));
+        assert!(e.contains("SOUS_IMAGES__MAX_PIXELS"), "{e}");
     }
 }

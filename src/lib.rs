@@ -33,6 +33,7 @@ pub fn install_crypto_provider() {
 fn job_registry() -> JobRegistry {
     let mut registry = JobRegistry::platform();
     labels::register_jobs(&mut registry);
+    images::register_jobs(&mut registry);
     registry
 }
 
@@ -49,7 +50,9 @@ fn schedule(settings: &Settings) -> Schedule {
 
 /// Which module handles objects created under which key prefix.
 fn event_routes() -> EventRoutes {
-    EventRoutes::default()
+    let mut routes = EventRoutes::default();
+    images::register_events(&mut routes);
+    routes
 }
 
 /// Every route: the platform's, then each module's.
@@ -57,6 +60,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     platform::http::health_routes(cfg);
     platform::jobs::api::routes(cfg);
     labels::routes(cfg);
+    images::routes(cfg);
     platform::events::api::routes(cfg);
     platform::uploads::api::routes(cfg);
 }
@@ -92,6 +96,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
     doc.merge(labels::api::LabelsApi::openapi());
+    doc.merge(images::api::ImagesApi::openapi());
     doc.merge(platform::events::api::StorageEventsApi::openapi());
     doc
 }

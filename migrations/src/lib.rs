@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_platform;
 mod m20261121_000002_labels;
 mod m20261121_000003_uploads;
+mod m20261121_000004_images;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_platform::Migration),
             Box::new(m20261121_000002_labels::Migration),
             Box::new(m20261121_000003_uploads::Migration),
+            Box::new(m20261121_000004_images::Migration),
         ]
     }
 }

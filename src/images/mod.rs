@@ -1,12 +1,73 @@
 //! Images: registered once, served for ever at a URL that changes with their bytes, resized,
 //! cropped and encoded on request, in the format each client takes.
 //!
-//! [`transform`] turns query parameters into a checked [`transform::TransformSpec`] and
-//! resolves it against a picture into one rendition; [`negotiate`] picks the format a client's
-//! `Accept` prefers; [`codec`] probes, decodes, resizes and encodes; [`keys`] names versions
-//! and objects.
+//! # Registering
+//!
+//! [`register`] (what other modules call; `POST /v1/images` over HTTP) takes bytes or an object
+//! already in the store. The format is recognised by its magic number (JPEG, PNG, GIF, WebP;
+//! a ZIP, an SVG or anything else is refused with a 415), the header is checked against the
+//! byte, pixel and frame limits before anything is decoded (413), and the whole file is then
+//! decoded, so a truncated or corrupt one is a 400 now rather than a broken picture later.
+//! The original is stored under `images/{id}/{version}/original`, where the version is the
+//! start of its SHA-256, and removed again if its row does not commit. Registering bytes the
+//! owner already registered returns that image. The `images.variants` job then makes the
+//! presets and the ladder (see [`variants`]).
+//!
+//! A direct upload (`POST /v1/images/uploads`) gives the client a URL to put the file to under
+//! `images/uploads/`; its storage event registers it (see `uploads.rs`).
+//!
+//! # Serving
+//!
+//! `GET /i/{id}/{version}?w=&h=&fit=&format=&q=` (see [`transform`] for the parameters and
+//! [`negotiate`] for `Accept`): the request resolves to one rendition, which is read from the
+//! store, or made from the smallest stored rung large enough and kept (up to
+//! `images.max_derived_variants` client-asked renditions per version). Responses are
+//! `Cache-Control: immutable`. Without `w` and `h` the long side is at most
+//! `images.default_long_side`, so a 20000 px upload is never sent whole by accident. CMYK JPEGs
+//! become RGB, 16-bit PNGs 8-bit, EXIF orientation is applied, transparency survives into PNG
+//! and WebP and is flattened on white in JPEG; GIF and WebP animations show their first frame.
+//!
+//! Image rows and rendition bytes are also cached in process (`hot.rs`). Decoding, resizing and
+//! encoding run on the blocking pool behind one permit per core (`pool.rs`).
 
+pub mod api;
 pub mod codec;
+mod deliver;
+pub mod entity;
+mod error;
+mod hot;
 pub mod keys;
 pub mod negotiate;
+mod objects;
+mod pool;
+mod register;
+mod rows;
 pub mod transform;
+mod uploads;
+pub mod variants;
+
+use actix_web::web;
+
+use crate::platform::events::EventRoutes;
+use crate::platform::jobs::JobRegistry;
+
+pub use error::ImageError;
+pub use register::{Source, register};
+pub use rows::Image;
+
+/// The management endpoints and the delivery URL.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    api::routes(cfg);
+}
+
+/// The variants job, and the purge of objects whose rows are gone.
+pub fn register_jobs(registry: &mut JobRegistry) {
+    registry
+        .register::<variants::GenerateVariants>()
+        .register::<objects::PurgeObjects>();
+}
+
+/// Direct uploads land under `images/uploads/`; their storage events register them.
+pub fn register_events(routes: &mut EventRoutes) {
+    routes.on_created(keys::UPLOADS, uploads::on_created);
+}

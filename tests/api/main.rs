@@ -6,6 +6,7 @@ mod config;
 mod events;
 mod helpers;
 mod http;
+mod images;
 mod jobs;
 mod labels;
 mod migrations;

@@ -1,0 +1,290 @@
+//! Registering, replacing, reading, listing and deleting images.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::body_within;
+use crate::images::entity::variant::{self, VariantKind};
+use crate::images::register::{self, Source};
+use crate::images::rows::{self, Image};
+use crate::platform::Platform;
+use crate::platform::auth::Principal;
+use crate::platform::http::{ApiError, Problem};
+
+const DEFAULT_PAGE: u64 = 50;
+const MAX_PAGE: u64 = 500;
+
+/// An image as its owner sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImageView {
+    pub id: String,
+    pub owner: String,
+    /// Changes with the bytes, and so does `url`.
+    pub version: String,
+    /// Where it is served, for ever: add `?w=…&h=…&fit=…&format=…&q=…` to transform it.
+    pub url: String,
+    /// As uploaded: jpeg, png, gif or webp.
+    pub format: String,
+    /// Upright, after any EXIF rotation.
+    pub width: u32,
+    pub height: u32,
+    pub has_alpha: bool,
+    /// Size of the upload.
+    pub bytes: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Renditions stored for this version (on `GET /v1/images/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<VariantView>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VariantView {
+    /// `{width}x{height}[-cover][-q{quality}].{extension}`
+    pub name: String,
+    pub kind: VariantKind,
+    pub format: String,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+}
+
+impl ImageView {
+    pub(super) fn new(image: Image, platform: &Platform) -> Self {
+        let base = platform.settings.public_url.as_str().trim_end_matches('/');
+        ImageView {
+            url: format!("{base}{}", image.path()),
+            id: image.id.to_string(),
+            owner: image.owner,
+            version: image.version.to_string(),
+            format: image.format.as_str().to_string(),
+            width: image.width,
+            height: image.height,
+            has_alpha: image.has_alpha,
+            bytes: image.bytes,
+            created_at: image.created_at,
+            updated_at: image.updated_at,
+            variants: None,
+        }
+    }
+}
+
+impl From<variant::Model> for VariantView {
+    fn from(row: variant::Model) -> Self {
+        VariantView {
+            name: row.name,
+            kind: row.kind,
+            format: row.format,
+            width: row.width,
+            height: row.height,
+            bytes: row.bytes,
+        }
+    }
+}
+
+fn created(image: Image, new: bool, platform: &Platform) -> HttpResponse {
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, format!("/v1/images/{}", image.id)))
+        .json(ImageView::new(image, platform))
+}
+
+/// Registers an image: the body is the file (JPEG, PNG, GIF or WebP, recognised by its bytes;
+/// `Content-Type` is not trusted). The same bytes again answer 200 with the image they are.
+#[utoipa::path(
+    post,
+    path = "/v1/images",
+    tag = "images",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The image file"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ImageView, description = "Registered; its presets and ladder are being made"),
+        (status = 200, body = ImageView, description = "You registered these bytes before: that image"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "Corrupt or truncated"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Too many bytes, pixels or frames"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "Not JPEG, PNG, GIF or WebP (SVG is refused)"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(owner = %principal.subject))]
+pub(super) async fn create(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = body_within(&req, body, platform.settings.images.max_bytes).await?;
+    let (image, new) =
+        register::create(&platform, &principal.subject, Source::Bytes(bytes)).await?;
+    Ok(created(image, new, &platform))
+}
+
+/// Gives an image new bytes: a new version, and so a new URL; the old URL redirects to it.
+#[utoipa::path(
+    put,
+    path = "/v1/images/{id}",
+    tag = "images",
+    params(("id" = String, Path, description = "The image id")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The new image file"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ImageView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such image, or someone else's"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "You have these bytes as another image, or the image changed meanwhile"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(owner = %principal.subject))]
+pub(super) async fn replace(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let image = owned(&platform, &principal, &id).await?;
+    let bytes = body_within(&req, body, platform.settings.images.max_bytes).await?;
+    let image = register::replace(&platform, &image, bytes).await?;
+    Ok(HttpResponse::Ok().json(ImageView::new(image, &platform)))
+}
+
+/// An image and the renditions stored for it.
+#[utoipa::path(
+    get,
+    path = "/v1/images/{id}",
+    tag = "images",
+    params(("id" = String, Path, description = "The image id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ImageView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such image, or someone else's"),
+    )
+)]
+pub(super) async fn get(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let image = owned(&platform, &principal, &id).await?;
+    let variants = rows::variants(&platform.db, image.id, &image.version).await?;
+    let mut view = ImageView::new(image, &platform);
+    view.variants = Some(variants.into_iter().map(VariantView::from).collect());
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Deletes an image: its URLs answer 404 at once (a CDN may keep its copies until they expire).
+#[utoipa::path(
+    delete,
+    path = "/v1/images/{id}",
+    tag = "images",
+    params(("id" = String, Path, description = "The image id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such image, or someone else's"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(owner = %principal.subject))]
+pub(super) async fn delete(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let image = owned(&platform, &principal, &id).await?;
+    register::delete(&platform, &image).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Cursor: the `next` of the previous page.
+    after: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u64>,
+    /// Admins only: one owner's images (default: everyone's). Others always see their own.
+    owner: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImagePage {
+    pub items: Vec<ImageView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The caller's images, newest first (an admin's: everyone's, or one owner's).
+#[utoipa::path(
+    get,
+    path = "/v1/images",
+    tag = "images",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ImagePage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "`owner` names someone else and the caller is not an admin"),
+    )
+)]
+pub(super) async fn list(
+    principal: Principal,
+    platform: web::Data<Platform>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(
+            ApiError::bad_request(format!("limit {limit} is out of range"))
+                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
+        );
+    }
+    let owner = match query.owner {
+        Some(owner) if owner != principal.subject => {
+            principal.require(crate::platform::auth::ADMIN_SCOPE)?;
+            Some(owner)
+        }
+        None if principal.is_admin() => None,
+        _ => Some(principal.subject.clone()),
+    };
+    let images = rows::list(
+        &platform.db,
+        owner.as_deref(),
+        query.after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next = (images.len() as u64 == limit)
+        .then(|| images.last().map(|image| image.id.to_string()))
+        .flatten();
+    let items = images
+        .into_iter()
+        .map(|image| ImageView::new(image, &platform))
+        .collect();
+    Ok(HttpResponse::Ok().json(ImagePage { items, next }))
+}
+
+/// The image, if the caller owns it or is an admin; 404 otherwise, as for a missing one.
+async fn owned(platform: &Platform, principal: &Principal, id: &str) -> Result<Image, ApiError> {
+    let not_found = || ApiError::not_found(format!("no image {id}"));
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
+    rows::find(&platform.db, id)
+        .await?
+        .filter(|image| image.owner == principal.subject || principal.is_admin())
+        .ok_or_else(not_found)
+}

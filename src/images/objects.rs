@@ -1,0 +1,116 @@
+//! The module's objects in storage: written before their rows (and removed if the row does not
+//! commit), and purged after their rows are gone (by a retried job when the store fails).
+
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::{self, Version};
+use crate::platform::Platform;
+use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::storage::{ObjectKey, Store};
+
+/// An object written before the row that makes it reachable: removed when dropped, unless the
+/// row committed and [`Uncommitted::commit`] disarmed it.
+pub struct Uncommitted {
+    store: Store,
+    key: Option<ObjectKey>,
+}
+
+impl Uncommitted {
+    /// Writes `bytes` at `key`, armed.
+    pub async fn put(
+        store: &Store,
+        key: ObjectKey,
+        bytes: bytes::Bytes,
+    ) -> object_store::Result<Uncommitted> {
+        store.put(&key, bytes).await?;
+        Ok(Uncommitted {
+            store: store.clone(),
+            key: Some(key),
+        })
+    }
+
+    pub fn commit(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for Uncommitted {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(%key, "no runtime to remove an uncommitted object");
+            return;
+        };
+        let store = self.store.clone();
+        runtime.spawn(async move {
+            if let Err(error) = store.delete(&key).await {
+                tracing::warn!(%key, %error, "cannot remove an uncommitted object");
+            }
+        });
+    }
+}
+
+/// Deletes every object of an image, or of one version of it, once its rows are gone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PurgeObjects {
+    pub image_id: Uuid,
+    /// Only this version; every version when absent.
+    pub version: Option<String>,
+}
+
+impl PurgeObjects {
+    fn prefix(&self) -> Result<ObjectKey, JobError> {
+        match &self.version {
+            None => Ok(keys::image_prefix(self.image_id)),
+            Some(text) => Version::parse(text)
+                .map(|version| keys::version_prefix(self.image_id, &version))
+                .ok_or_else(|| JobError::permanent(anyhow::anyhow!("bad version {text:?}"))),
+        }
+    }
+
+    /// Purges now; when the store fails, queues the purge to be retried.
+    pub async fn now_or_later(self, platform: &Platform) {
+        let Ok(prefix) = self.prefix() else {
+            return;
+        };
+        let Err(error) = delete_under(&platform.store, &prefix).await else {
+            return;
+        };
+        tracing::warn!(%prefix, %error, "cannot purge image objects now; queueing it");
+        if let Err(error) = platform.jobs.enqueue(&self).await {
+            tracing::error!(%prefix, %error, "cannot queue the purge either; objects are left behind");
+        }
+    }
+}
+
+impl Job for PurgeObjects {
+    const KIND: &'static str = "images.purge";
+    const QUEUE: Queue = Queue::ImageVariants;
+
+    #[tracing::instrument(skip_all, fields(image_id = %self.image_id))]
+    async fn run(self, platform: Platform) -> Result<(), JobError> {
+        delete_under(&platform.store, &self.prefix()?)
+            .await
+            .map_err(JobError::retry)
+    }
+}
+
+async fn delete_under(store: &Store, prefix: &ObjectKey) -> object_store::Result<()> {
+    let found: Vec<_> = store
+        .object_store()
+        .list(Some(prefix.path()))
+        .try_collect()
+        .await?;
+    for object in found {
+        match store.object_store().delete(&object.location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
