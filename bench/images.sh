@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Image renditions of a release `sous` against `vipsthumbnail` (libvips), on loopback:
+#   - time and peak RSS to make a 320 px and a 2560 px wide WebP and JPEG (q80) from each real
+#     photo of 12 MP or more and from a 60 MP image made from one of them. sous is measured
+#     end to end (HTTP request in, rendition out) with nothing made ahead or kept, so every
+#     request decodes, resizes and encodes; each case runs on a fresh server, and its peak RSS
+#     is that whole server's high-water mark over the case's requests (its idle RSS is printed
+#     on its own line). vipsthumbnail is a fresh process each time, so its figures include
+#     starting libvips (also printed on its own line);
+#   - requests per second for a stored rendition (`/i/…?w=320&format=webp`, a preset), with wrk.
+#
+#   bash bench/images.sh                        # builds target/release/sous
+#   SOUS_BIN=/path/to/sous PHOTOS=/dir RUNS=5 DURATION=10s bash bench/images.sh
+#   PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 bash bench/images.sh   # another allocator
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PHOTOS=${PHOTOS:-../shared/eval-photos/food}
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+PORT=${PORT:-18090}
+BIN=${SOUS_BIN:-}
+PRELOAD=${PRELOAD:-}
+
+if [ -z "$BIN" ]; then
+    cargo build --release --locked --quiet
+    BIN="${CARGO_TARGET_DIR:-target}/release/sous"
+fi
+BIN=$(realpath "$BIN")
+[ -d "$PHOTOS" ] || { echo "no photos at $PHOTOS (set PHOTOS)" >&2; exit 1; }
+need() {
+    command -v "$1" >/dev/null && return
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >/dev/null 2>&1 ||
+            { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >/dev/null; }
+    else
+        echo "images.sh needs $1 (apt-get install $2)" >&2
+        exit 1
+    fi
+}
+need vipsthumbnail libvips-tools
+need wrk wrk
+need curl curl
+need jq jq
+[ -x /usr/bin/time ] || need /usr/bin/time time
+
+# Settings reach sous only from this script (see bench/pickup.sh).
+while read -r name; do unset "$name"; done < <(compgen -e | grep '^SOUS_' || true)
+unset RUST_LOG
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sous-images.XXXXXX")
+pid=""
+cleanup() {
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+url="http://127.0.0.1:$PORT"
+if curl -s -o /dev/null "$url/" 2>/dev/null; then
+    echo "port $PORT is taken; set PORT" >&2
+    exit 1
+fi
+
+# start <dir> [VAR=value...]: starts sous (api and worker) in the background, sets $pid.
+start() {
+    local dir=$1 deadline=$((SECONDS + 30))
+    shift
+    env SOUS_DATA_DIR="$dir" \
+        SOUS_DATABASE_URL="sqlite://$dir/sous.db?mode=rwc" \
+        SOUS_STORE_URL="file://$dir/objects" \
+        SOUS_BIND="127.0.0.1:$PORT" \
+        SOUS_LOG_FORMAT=json \
+        RUST_LOG=warn \
+        ${PRELOAD:+LD_PRELOAD="$PRELOAD"} \
+        "$@" "$BIN" serve --roles api,worker >>"$dir/sous.log" 2>&1 &
+    pid=$!
+    until curl -fs -o /dev/null "$url/healthz" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+            echo "sous did not start; see $dir/sous.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
+    token=$(SOUS_DATA_DIR="$dir" SOUS_DATABASE_URL="sqlite://$dir/sous.db?mode=rwc" "$BIN" token --sub bench --ttl 1h)
+}
+
+stop() {
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=""
+}
+
+# upload <file>: registers it, prints `id/version`.
+upload() {
+    curl -fsS -H "Authorization: Bearer $token" --data-binary "@$1" "$url/v1/images" |
+        jq -r '"\(.id)/\(.version)"'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# sous_render <file> <width> <format>: on a fresh server where nothing is made ahead or kept,
+# registers the file, then sets s_ms (median), s_kib (peak) and s_bytes of its renditions.
+sous_render() {
+    local times=() seconds bytes=0 dir image
+    dir=$(mktemp -d "$work/sous.XXXXXX")
+    start "$dir" 'SOUS_IMAGES__PRESETS=[]' 'SOUS_IMAGES__LADDER=[]' SOUS_IMAGES__MAX_DERIVED_VARIANTS=0
+    image=$(upload "$1")
+    # The high-water mark from here on: the renditions, not the registration.
+    echo 5 >"/proc/$pid/clear_refs"
+    for _ in $(seq 1 "$RUNS"); do
+        read -r seconds bytes < <(curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' \
+            "$url/i/$image?w=$2&format=$3")
+        times+=("$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')")
+    done
+    s_ms=$(printf '%s\n' "${times[@]}" | median)
+    s_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    s_bytes=$bytes
+    stop
+    rm -rf "$dir"
+}
+
+# vips_render <file> <width> <format>: prints "<median ms> <median peak KiB> <bytes>".
+vips_render() {
+    local times=() peaks=() out="$work/vips.$3"
+    for _ in $(seq 1 "$RUNS"); do
+        read -r seconds kib < <({ /usr/bin/time -f '%e %M' vipsthumbnail "$1" -s "$2x" -o "$out[Q=80]" 2>&1 >/dev/null; } | tail -1)
+        times+=("$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')")
+        peaks+=("$kib")
+    done
+    echo "$(printf '%s\n' "${times[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(stat -c %s "$out")"
+}
+
+photos=()
+for file in "$PHOTOS"/*; do
+    pixels=$(vipsheader -f width "$file" 2>/dev/null) || continue
+    pixels=$((pixels * $(vipsheader -f height "$file")))
+    if [ "$pixels" -ge 12000000 ]; then photos+=("$file"); fi
+done
+[ "${#photos[@]}" -gt 0 ] || { echo "no photo of 12 MP or more in $PHOTOS" >&2; exit 1; }
+# 60 MP: the first photo scaled up by sqrt(60 / its megapixels).
+first=${photos[0]}
+scale=$(awk -v w="$(vipsheader -f width "$first")" -v h="$(vipsheader -f height "$first")" 'BEGIN { printf "%.4f", sqrt(60e6 / (w * h)) }')
+vips resize "$first" "$work/60mp.jpg[Q=90]" "$scale"
+photos+=("$work/60mp.jpg")
+
+echo "sous images: $(nproc) cores, $RUNS runs each (median), $(vipsthumbnail --vips-version), binary $BIN"
+read -r startup startup_kib < <({ /usr/bin/time -f '%e %M' vipsthumbnail "$first" -s 8x -o "$work/tiny.jpg" 2>&1 >/dev/null; } | tail -1)
+echo "vipsthumbnail to 8 px (mostly process start and decode): $(awk -v s="$startup" 'BEGIN { printf "%d", s * 1000 }') ms, $startup_kib KiB"
+
+dir="$work/idle"
+mkdir -p "$dir"
+start "$dir"
+sleep 2
+echo "sous idle (api and worker roles): $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") KiB${PRELOAD:+, LD_PRELOAD=$PRELOAD}"
+stop
+
+printf '%-28s %-6s %-5s %19s %19s %13s %17s\n' photo width fmt "sous ms (KiB)" "vips ms (KiB)" "time ratio" "bytes sous/vips"
+for file in "${photos[@]}"; do
+    megapixels=$(awk -v w="$(vipsheader -f width "$file")" -v h="$(vipsheader -f height "$file")" 'BEGIN { printf "%.0f", w * h / 1e6 }')
+    for width in 320 2560; do
+        for format in webp jpeg; do
+            sous_render "$file" "$width" "$format"
+            read -r v_ms v_kib v_bytes < <(vips_render "$file" "$width" "$format")
+            printf '%-28s %-6s %-5s %19s %19s %13s %17s\n' \
+                "$(basename "$file" | cut -c1-20) ${megapixels}MP" "$width" "$format" \
+                "$s_ms ($s_kib)" "$v_ms ($v_kib)" \
+                "$(awk -v a="$s_ms" -v b="$v_ms" 'BEGIN { printf "%.2f", a / b }')" \
+                "$s_bytes/$v_bytes"
+        done
+    done
+done
+
+dir="$work/cached"
+mkdir -p "$dir"
+start "$dir"
+image=$(upload "${photos[0]}")
+deadline=$((SECONDS + 60))
+until curl -fs -H "Authorization: Bearer $token" "$url/v1/images/${image%/*}" |
+    jq -e '.variants | map(.name) | any(startswith("320x") and endswith(".webp"))' >/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "the presets were not made" >&2; exit 1; }
+    sleep 0.2
+done
+target="$url/i/$image?w=320&format=webp"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$target" >/dev/null
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$target" |
+    awk -v c="$CONNECTIONS" '/Requests\/sec/ { rps = $2 } /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 } /Non-2xx/ { bad = $NF }
+         END { printf "stored rendition (w=320 webp), %d connections: %s req/s (latency p50 %s, p99 %s%s)\n", c, rps, p50, p99, bad ? ", NON-2xx: " bad : "" }'
+stop
