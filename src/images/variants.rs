@@ -20,7 +20,7 @@ use super::keys::{self, Version};
 use super::objects::Uncommitted;
 use super::pool;
 use super::rows::{self, Image, Written};
-use super::transform::{OutputFormat, Quality, Variant};
+use super::transform::{OutputFormat, Quality, Variant, fit_inside};
 use crate::config::ImageSettings;
 use crate::platform::Platform;
 use crate::platform::jobs::{Job, JobError, Queue};
@@ -109,7 +109,8 @@ pub fn planned(image: &Image, settings: &ImageSettings) -> Vec<(Variant, Variant
         .map(|w| w.get())
         .filter(|&w| w < width)
         .map(|w| {
-            let h = (u64::from(height) * u64::from(w) / u64::from(width)).max(1) as u32;
+            // A rung is a source, not a delivery: its height is not bound to MAX_DIMENSION.
+            let (w, h) = fit_inside((width, height), (w, u32::MAX));
             (
                 Variant::whole(w, h, rung_format, LADDER_QUALITY),
                 VariantKind::Ladder,

@@ -374,6 +374,10 @@ async fn images_belong_to_their_owner() {
         list(app.token("bob", &[]), "?owner=alice").await.status(),
         StatusCode::FORBIDDEN
     );
+    assert_eq!(
+        list(app.token("alice", &[]), "?limit=500").await.status(),
+        StatusCode::OK
+    );
     let (status, body) = problem(list(app.token("alice", &[]), "?limit=501").await).await;
     assert_eq!(
         (status, body["detail"].as_str()),
@@ -961,6 +965,41 @@ async fn a_direct_upload_is_registered_when_its_file_arrives() {
             .unwrap();
         assert_eq!(bobs.status(), StatusCode::NOT_FOUND);
     }
+}
+
+#[tokio::test]
+async fn a_direct_upload_is_held_to_the_byte_limit() {
+    let app = spawn(&Backend::Embedded, |s| {
+        nothing_ahead(s);
+        s.images.max_bytes = 1000;
+    })
+    .await;
+    let started: Value = app
+        .client
+        .post(app.url("/v1/images/uploads"))
+        .bearer_auth(app.token("alice", &[]))
+        .json(&serde_json::json!({"content_type": "image/png"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = started["upload"]["upload_url"]
+        .as_str()
+        .unwrap()
+        .replace("http://127.0.0.1:8080", &app.address);
+    let put = |len: usize| {
+        let request = app
+            .client
+            .put(&url)
+            .header(CONTENT_TYPE, "image/png")
+            .body(vec![0u8; len]);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(put(1001).await, StatusCode::PAYLOAD_TOO_LARGE);
+    // At the limit the upload is taken (and then refused for not being a PNG).
+    assert_eq!(put(1000).await, StatusCode::CREATED);
 }
 
 #[tokio::test]
