@@ -873,13 +873,12 @@ async fn register_takes_an_object_already_in_the_store() {
     );
 }
 
-/// Starts a direct upload for alice, puts `bytes` to its URL, and returns the upload's path.
-async fn upload_directly(app: &TestApp, bytes: Vec<u8>) -> String {
-    let token = app.token("alice", &[]);
+/// Starts a direct upload of a JPEG for alice: its path, and the URL to put the file to.
+async fn start_direct_upload(app: &TestApp) -> (String, String) {
     let started = app
         .client
         .post(app.url("/v1/images/uploads"))
-        .bearer_auth(&token)
+        .bearer_auth(app.token("alice", &[]))
         .json(&serde_json::json!({"content_type": "image/jpeg"}))
         .send()
         .await
@@ -893,15 +892,24 @@ async fn upload_directly(app: &TestApp, bytes: Vec<u8>) -> String {
         .as_str()
         .unwrap()
         .replace("http://127.0.0.1:8080", &app.address);
-    let put = app
-        .client
+    (location, url)
+}
+
+async fn put_upload(app: &TestApp, url: &str, bytes: Vec<u8>) -> StatusCode {
+    app.client
         .put(url)
         .header(CONTENT_TYPE, "image/jpeg")
         .body(bytes)
         .send()
         .await
-        .unwrap();
-    assert_eq!(put.status(), StatusCode::CREATED);
+        .unwrap()
+        .status()
+}
+
+/// Uploads `bytes` directly for alice and returns the upload's path.
+async fn upload_directly(app: &TestApp, bytes: Vec<u8>) -> String {
+    let (location, url) = start_direct_upload(app).await;
+    assert_eq!(put_upload(app, &url, bytes).await, StatusCode::CREATED);
     location
 }
 
@@ -974,32 +982,16 @@ async fn a_direct_upload_is_held_to_the_byte_limit() {
         s.images.max_bytes = 1000;
     })
     .await;
-    let started: Value = app
-        .client
-        .post(app.url("/v1/images/uploads"))
-        .bearer_auth(app.token("alice", &[]))
-        .json(&serde_json::json!({"content_type": "image/png"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = started["upload"]["upload_url"]
-        .as_str()
-        .unwrap()
-        .replace("http://127.0.0.1:8080", &app.address);
-    let put = |len: usize| {
-        let request = app
-            .client
-            .put(&url)
-            .header(CONTENT_TYPE, "image/png")
-            .body(vec![0u8; len]);
-        async move { request.send().await.unwrap().status() }
-    };
-    assert_eq!(put(1001).await, StatusCode::PAYLOAD_TOO_LARGE);
-    // At the limit the upload is taken (and then refused for not being a PNG).
-    assert_eq!(put(1000).await, StatusCode::CREATED);
+    let (_, url) = start_direct_upload(&app).await;
+    assert_eq!(
+        put_upload(&app, &url, vec![0; 1001]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // At the limit the upload is taken (and then refused for not being a JPEG).
+    assert_eq!(
+        put_upload(&app, &url, vec![0; 1000]).await,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
