@@ -319,6 +319,41 @@ async fn a_replaced_image_redirects_its_old_urls_and_a_deleted_one_is_gone() {
 }
 
 #[tokio::test]
+async fn a_row_cached_before_another_process_replaced_the_image_is_read_again() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let image = registered(&app, photo()).await;
+    let (id, version) = (
+        image["id"].as_str().unwrap(),
+        image["version"].as_str().unwrap(),
+    );
+    let served = fetch(&app, &format!("{}?w=10", path(&image)), None).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    // Another replica gives it new bytes: a new version in the database, the old objects gone.
+    app.platform
+        .db
+        .execute_unprepared(&format!(
+            "DELETE FROM image_variants WHERE image_id = '{id}';
+             UPDATE images SET version = 'ffffffffffffffff' WHERE id = '{id}'"
+        ))
+        .await
+        .unwrap();
+    for key in objects_under(&app, &format!("images/{id}/{version}")).await {
+        let key = ObjectKey::parse(&key).unwrap();
+        app.platform.store.delete(&key).await.unwrap();
+    }
+    let stale = fetch(&app, &format!("{}?w=20", path(&image)), None).await;
+    assert_eq!(stale.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stale.headers()["retry-after"], "1");
+    let again = fetch(&app, &format!("{}?w=20", path(&image)), None).await;
+    assert_eq!(again.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        again.headers()[LOCATION],
+        format!("/i/{id}/ffffffffffffffff?w=20").as_str()
+    );
+}
+
+#[tokio::test]
 async fn images_belong_to_their_owner() {
     let app = spawn(&Backend::Embedded, nothing_ahead).await;
     let image = registered(&app, photo()).await;

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
 use crate::images::transform::{FormatChoice, TransformSpec};
-use crate::images::{deliver, hot};
+use crate::images::{ImageError, deliver, hot};
 use crate::platform::Platform;
 use crate::platform::http::{ApiError, Problem};
 
@@ -102,7 +102,19 @@ pub(super) async fn serve(
     if unchanged {
         return Ok(response.finish());
     }
-    let bytes = deliver::rendition(&platform, &image, &variant).await?;
+    let bytes = match deliver::rendition(&platform, &image, &variant).await {
+        Ok(bytes) => bytes,
+        // Replaced or deleted through another process since its row was cached here: the
+        // next request reads the row again.
+        Err(ImageError::Changed) => {
+            hot::forget(image.id).await;
+            return Err(ApiError::unavailable(
+                "the image just changed; try again",
+                1,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(response.content_type(format.content_type()).body(bytes))
 }
 
