@@ -183,6 +183,19 @@ impl Principal {
         }
     }
 
+    /// Whose items a list request may show: an admin anyone's (`None`: everyone's), others
+    /// only their own; naming someone else without the admin scope is a 403.
+    pub fn listing_scope(&self, owner: Option<&str>) -> Result<Option<String>, ApiError> {
+        match owner {
+            None if self.is_admin() => Ok(None),
+            None => Ok(Some(self.subject.clone())),
+            Some(owner) if owner == self.subject || self.is_admin() => Ok(Some(owner.to_string())),
+            Some(_) => Err(ApiError::forbidden(
+                "only admins can list someone else's items",
+            )),
+        }
+    }
+
     /// 403 unless the caller owns the resource or is an admin.
     pub fn require_owner(&self, owner: &str) -> Result<(), ApiError> {
         if self.subject == owner || self.is_admin() {
@@ -399,6 +412,32 @@ mod tests {
             .unwrap();
             assert!(auth.verify(&confused).is_err());
         }
+    }
+
+    #[test]
+    fn listing_scope_keeps_others_to_their_own() {
+        let alice = Principal {
+            subject: "alice".into(),
+            scopes: BTreeSet::new(),
+        };
+        assert_eq!(alice.listing_scope(None).unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            alice.listing_scope(Some("alice")).unwrap().as_deref(),
+            Some("alice")
+        );
+        assert_eq!(
+            alice.listing_scope(Some("bob")).unwrap_err().code(),
+            crate::platform::http::Code::Forbidden
+        );
+        let admin = Principal {
+            subject: "ops".into(),
+            scopes: BTreeSet::from([ADMIN_SCOPE.to_string()]),
+        };
+        assert_eq!(admin.listing_scope(None).unwrap(), None);
+        assert_eq!(
+            admin.listing_scope(Some("bob")).unwrap().as_deref(),
+            Some("bob")
+        );
     }
 
     #[test]

@@ -13,10 +13,7 @@ use crate::images::register::{self, Source};
 use crate::images::rows::{self, Image};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, Problem};
-
-const DEFAULT_PAGE: u64 = 50;
-const MAX_PAGE: u64 = 500;
+use crate::platform::http::{ApiError, Problem, next_cursor, page_limit};
 
 /// An image as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -247,21 +244,8 @@ pub(super) async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(
-            ApiError::bad_request(format!("limit {limit} is out of range"))
-                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
-        );
-    }
-    let owner = match query.owner {
-        Some(owner) if owner != principal.subject => {
-            principal.require(crate::platform::auth::ADMIN_SCOPE)?;
-            Some(owner)
-        }
-        None if principal.is_admin() => None,
-        _ => Some(principal.subject.clone()),
-    };
+    let limit = page_limit(query.limit)?;
+    let owner = principal.listing_scope(query.owner.as_deref())?;
     let images = rows::list(
         &platform.db,
         owner.as_deref(),
@@ -269,9 +253,7 @@ pub(super) async fn list(
         limit,
     )
     .await?;
-    let next = (images.len() as u64 == limit)
-        .then(|| images.last().map(|image| image.id.to_string()))
-        .flatten();
+    let next = next_cursor(&images, limit, |image| image.id.to_string());
     let items = images
         .into_iter()
         .map(|image| ImageView::new(image, &platform))

@@ -14,10 +14,7 @@ use crate::labels::job::PrintLabels;
 use crate::labels::print_log::{self, CreateError, LabelSubstitution, NewPrintJob, Summary};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, Problem};
-
-const DEFAULT_PAGE: u64 = 50;
-const MAX_PAGE: u64 = 500;
+use crate::platform::http::{ApiError, Problem, next_cursor, page_limit};
 
 /// A print job as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -256,33 +253,22 @@ pub(super) async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let owner = match query.owner.as_deref() {
-        _ if principal.is_admin() => query.owner.as_deref(),
-        None => Some(principal.subject.as_str()),
-        Some(owner) if owner == principal.subject => Some(owner),
-        Some(_) => {
-            return Err(ApiError::forbidden(
-                "only admins can list someone else's print jobs",
-            ));
-        }
-    };
+    let owner = principal.listing_scope(query.owner.as_deref())?;
     if let Some(after) = &query.after
         && Uuid::parse_str(after).is_err()
     {
         return Err(ApiError::bad_request(format!("invalid cursor `{after}`"))
             .with_field("after", "the `next` of a previous page"));
     }
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(
-            ApiError::bad_request(format!("limit {limit} is out of range"))
-                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
-        );
-    }
-    let jobs = print_log::list(&platform.db, owner, query.after.as_deref(), limit).await?;
-    let next = (jobs.len() as u64 == limit)
-        .then(|| jobs.last().map(|job| job.id.clone()))
-        .flatten();
+    let limit = page_limit(query.limit)?;
+    let jobs = print_log::list(
+        &platform.db,
+        owner.as_deref(),
+        query.after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next = next_cursor(&jobs, limit, |job| job.id.clone());
     let items = jobs
         .into_iter()
         .map(PrintJob::try_from)

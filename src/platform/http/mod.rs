@@ -185,3 +185,27 @@ pub async fn observe(
     });
     Ok(res)
 }
+
+/// Page size of every list endpoint: `limit`, 1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`].
+pub const DEFAULT_PAGE: u64 = 50;
+pub const MAX_PAGE: u64 = 500;
+
+/// The page size a list request asked for, or a 400 naming `limit`.
+pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(
+            ApiError::bad_request(format!("limit {limit} is out of range"))
+                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
+        )
+    }
+}
+
+/// The `next` cursor of a page: the last id when the page is full, none on the last page.
+pub fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> String) -> Option<String> {
+    (items.len() as u64 == limit)
+        .then(|| items.last().map(id))
+        .flatten()
+}

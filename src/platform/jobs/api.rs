@@ -7,10 +7,7 @@ use super::Queue;
 use super::failures::{self, FailedJob, FailureError, FailureState};
 use crate::platform::Platform;
 use crate::platform::auth::Admin;
-use crate::platform::http::ApiError;
-
-const DEFAULT_PAGE: u64 = 50;
-const MAX_PAGE: u64 = 500;
+use crate::platform::http::{ApiError, next_cursor, page_limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/jobs").get(list_jobs))
@@ -73,17 +70,9 @@ async fn list_jobs(
                 .with_field("state", "failed or requeued"));
         }
     };
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(
-            ApiError::bad_request(format!("limit {limit} is out of range"))
-                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
-        );
-    }
+    let limit = page_limit(query.limit)?;
     let items = failures::list(&platform.db, queue, state, query.after.as_deref(), limit).await?;
-    let next = (items.len() as u64 == limit)
-        .then(|| items.last().map(|j| j.id.clone()))
-        .flatten();
+    let next = next_cursor(&items, limit, |job| job.id.clone());
     Ok(HttpResponse::Ok().json(FailedJobPage { items, next }))
 }
 
