@@ -2,6 +2,7 @@
 //! decodes), resize, encode. All of it is synchronous CPU work: callers run it on the blocking
 //! pool (`images/pool.rs`).
 
+mod animate;
 mod decode;
 mod encode;
 mod probe;
@@ -9,6 +10,7 @@ mod resize;
 
 use image::DynamicImage;
 
+pub use animate::animated_webp;
 pub use decode::{Decoded, decode};
 pub use encode::encode;
 pub use probe::{Probe, probe};
