@@ -215,6 +215,9 @@ pub struct ImageSettings {
     pub ladder: Vec<Dimension>,
     /// Long side of what is served when a request gives neither `w` nor `h`.
     pub default_long_side: Dimension,
+    /// Sizes a requested `w` (or a lone `h`) snaps up to, so that URLs cannot ask for thousands
+    /// of distinct sizes; empty to serve sizes as asked.
+    pub sizes: Vec<Dimension>,
     /// Renditions made when an image is registered, as query strings with a format:
     /// `["w=320&format=webp", "w=2560&format=webp"]`.
     pub presets: Vec<Preset>,
@@ -228,12 +231,20 @@ impl Default for ImageSettings {
         let size = |pixels| Dimension::try_from(pixels).expect("a valid default size");
         let preset = |query: &str| Preset::try_from(query.to_string()).expect("a valid preset");
         ImageSettings {
-            max_bytes: 64 * 1024 * 1024,
-            max_pixels: 100_000_000,
+            max_bytes: 32 * 1024 * 1024,
+            max_pixels: 50_000_000,
             max_frames: 1000,
             ladder: [320, 640, 1280, 2560].map(size).to_vec(),
             default_long_side: size(2560),
-            presets: vec![preset("w=320&format=webp"), preset("w=2560&format=webp")],
+            sizes: [
+                16, 32, 48, 64, 96, 128, 160, 240, 320, 480, 640, 750, 828, 960, 1080, 1280, 1600,
+                1920, 2048, 2560, 3840,
+            ]
+            .map(size)
+            .to_vec(),
+            presets: ["w=320&format=webp", "w=320&format=avif", "w=2560&format=webp", "w=2560&format=avif"]
+                .map(preset)
+                .to_vec(),
             max_derived_variants: 50,
         }
     }
@@ -512,11 +523,16 @@ impl Settings {
                 return Err(ConfigError::invalid(setting, "must be more than 0"));
             }
         }
-        if !images.ladder.is_sorted_by(|a, b| a < b) {
-            return Err(ConfigError::invalid(
-                "SOUS_IMAGES__LADDER",
-                "widths must be in increasing order, each once",
-            ));
+        for (setting, sizes) in [
+            ("SOUS_IMAGES__LADDER", &images.ladder),
+            ("SOUS_IMAGES__SIZES", &images.sizes),
+        ] {
+            if !sizes.is_sorted_by(|a, b| a < b) {
+                return Err(ConfigError::invalid(
+                    setting,
+                    "sizes must be in increasing order, each once",
+                ));
+            }
         }
         if self.jwt.algorithm != JwtAlgorithm::HS256 && self.jwt.public_key.is_none() {
             return Err(ConfigError::invalid(
@@ -647,7 +663,16 @@ mod tests {
         assert_eq!(s.images.default_long_side.get(), 2560);
         assert_eq!(
             serde_json::to_value(&s.images.presets).unwrap(),
-            serde_json::json!(["w=320&format=webp", "w=2560&format=webp"])
+            serde_json::json!([
+                "w=320&format=webp",
+                "w=320&format=avif",
+                "w=2560&format=webp",
+                "w=2560&format=avif"
+            ])
+        );
+        assert_eq!(
+            (s.images.max_pixels, s.images.max_bytes),
+            (50_000_000, 32 << 20)
         );
         let figment = |key: &str, value: serde_json::Value| {
             Figment::from(Serialized::defaults(Settings::default()))
@@ -667,6 +692,11 @@ mod tests {
         );
         let e = err("images.ladder", serde_json::json!([640, 320]));
         assert!(e.contains("increasing"), "{e}");
+        let e = err("images.sizes", serde_json::json!([320, 320]));
+        assert!(
+            e.contains("SOUS_IMAGES__SIZES") && e.contains("increasing"),
+            "{e}"
+        );
         let e = err("images.presets", serde_json::json!(["w=320"]));
         assert!(
             e.contains("SOUS_IMAGES__PRESETS") && e.contains("needs a format"),

@@ -1,18 +1,25 @@
 //! The bytes of a rendition: from memory, as stored, or made now from the smallest ladder rung
-//! large enough (else the original) and kept for the next request.
+//! large enough (else the original) and kept for the next request. Identical requests that
+//! arrive together make it once: the others wait for the first one's result.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::codec::SourceFormat;
 use super::entity::variant::VariantKind;
 use super::error::ImageError;
 use super::hot;
-use super::keys;
+use super::keys::{self, Version};
 use super::pool;
 use super::rows::{self, Image};
 use super::transform::{OutputFormat, Variant};
 use super::variants::{self, keep, planned};
 use crate::platform::Platform;
+use crate::platform::jobs::{Job, JobError, Queue};
 use crate::platform::storage::ObjectKey;
 
 #[tracing::instrument(skip_all, fields(image_id = %image.id, variant = %variant.name()))]
@@ -22,17 +29,42 @@ pub async fn rendition(
     variant: &Variant,
 ) -> Result<Bytes, ImageError> {
     let key = keys::variant(image.id, &image.version, variant);
-    if let Some(bytes) = hot::rendition(&key).await {
-        return Ok(bytes);
-    }
-    match platform.store.get(&key).await {
-        Ok(bytes) => {
-            hot::keep_rendition(key, bytes.clone()).await;
-            return Ok(bytes);
+    hot::rendition_or(key.clone(), async {
+        match platform.store.get(&key).await {
+            Ok(bytes) => Ok(bytes),
+            Err(object_store::Error::NotFound { .. }) => make(platform, image, variant).await,
+            Err(e) => Err(e.into()),
         }
-        Err(object_store::Error::NotFound { .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+    })
+    .await
+    .map_err(unshare)
+}
+
+/// The error of a rendition another request was making: the same for the request that made
+/// it, a copy of its message for those that waited.
+fn unshare(error: Arc<ImageError>) -> ImageError {
+    Arc::try_unwrap(error).unwrap_or_else(|shared| match *shared {
+        ImageError::Changed => ImageError::Changed,
+        ref other => ImageError::Unexpected(anyhow::anyhow!("{other}")),
+    })
+}
+
+/// Whether the rendition can be served without making it.
+pub async fn is_ready(
+    platform: &Platform,
+    image: &Image,
+    variant: &Variant,
+) -> Result<bool, ImageError> {
+    let key = keys::variant(image.id, &image.version, variant);
+    Ok(hot::has_rendition(&key).await || platform.store.head(&key).await?.is_some())
+}
+
+/// Makes a rendition from the best source there is, and keeps it.
+async fn make(
+    platform: &Platform,
+    image: &Image,
+    variant: &Variant,
+) -> Result<Bytes, ImageError> {
     let (key, format, size) = source(platform, image, variant).await?;
     let bytes = platform.store.get(&key).await.map_err(|e| match e {
         // Replaced or deleted while this request ran.
@@ -40,10 +72,14 @@ pub async fn rendition(
         other => other.into(),
     })?;
     let target = *variant;
+    let started = Instant::now();
     let (_, encoded) = pool::run(move || variants::render(&bytes, format, size, &[target]))
         .await??
         .pop()
         .expect("one target, one rendition");
+    platform
+        .metrics
+        .rendition_made(variant.format().as_str(), started.elapsed());
     let encoded = Bytes::from(encoded);
     let kind = planned(image, &platform.settings.images)
         .into_iter()
@@ -53,16 +89,84 @@ pub async fn rendition(
     if let Err(error) = keep(platform, image, variant, kind, encoded.clone()).await {
         tracing::warn!(%error, "cannot keep a rendition");
     }
-    hot::keep_rendition(key, encoded.clone()).await;
     Ok(encoded)
 }
 
+/// Makes one rendition in the background: an AVIF that a request could not wait for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MakeRendition {
+    pub image_id: Uuid,
+    pub version: String,
+    pub variant: Variant,
+}
+
+impl MakeRendition {
+    /// Queues the rendition once per process for a while: the requests that keep asking for it
+    /// until it exists queue nothing more.
+    pub async fn queue(platform: &Platform, image: &Image, variant: Variant) {
+        let key = keys::variant(image.id, &image.version, &variant);
+        if !hot::first_queueing(key).await {
+            return;
+        }
+        let job = MakeRendition {
+            image_id: image.id,
+            version: image.version.to_string(),
+            variant,
+        };
+        if let Err(error) = platform.jobs.enqueue(&job).await {
+            tracing::warn!(image_id = %image.id, %error, "cannot queue a rendition; it is made when asked for a fixed format");
+        }
+    }
+}
+
+impl Job for MakeRendition {
+    const KIND: &'static str = "images.rendition";
+    const QUEUE: Queue = Queue::ImageVariants;
+
+    #[tracing::instrument(skip_all, fields(image_id = %self.image_id, variant = %self.variant.name()))]
+    async fn run(self, platform: Platform) -> Result<(), JobError> {
+        let version = Version::parse(&self.version).ok_or_else(|| {
+            JobError::permanent(anyhow::anyhow!("bad version {:?}", self.version))
+        })?;
+        let image = rows::find(&platform.db, self.image_id)
+            .await
+            .map_err(JobError::retry)?
+            .filter(|image| image.version == version);
+        let Some(image) = image else {
+            tracing::info!("the image was replaced or deleted; nothing to make");
+            return Ok(());
+        };
+        if is_ready(&platform, &image, &self.variant)
+            .await
+            .map_err(|e| JobError::retry(anyhow::Error::new(e)))?
+        {
+            return Ok(());
+        }
+        match rendition(&platform, &image, &self.variant).await {
+            Ok(_) | Err(ImageError::Changed) => Ok(()),
+            Err(e) if e.is_the_bytes_fault() => Err(JobError::permanent(anyhow::Error::new(e))),
+            Err(e) => Err(JobError::retry(anyhow::Error::new(e))),
+        }
+    }
+}
+
 /// What to make `variant` from: the smallest stored rung with enough pixels, else the original.
+/// A WebP of a GIF or WebP original is made from the original, which may be an animation.
 async fn source(
     platform: &Platform,
     image: &Image,
     variant: &Variant,
 ) -> Result<(ObjectKey, SourceFormat, (u32, u32)), ImageError> {
+    let original = (
+        keys::original(image.id, &image.version),
+        image.format,
+        image.size(),
+    );
+    if variant.format() == OutputFormat::Webp
+        && matches!(image.format, SourceFormat::Gif | SourceFormat::Webp)
+    {
+        return Ok(original);
+    }
     let needed = variants::needed(variant, image.size());
     let stored = rows::variants(&platform.db, image.id, &image.version).await?;
     let rung = planned(image, &platform.settings.images)
@@ -73,22 +177,14 @@ async fn source(
                 && rung.height() >= needed.1
                 && stored.iter().any(|row| row.name == rung.name())
         })
-        .map(|(rung, _)| rung)
-        .min_by_key(Variant::width);
+        .filter_map(|(rung, _)| Some((rung, SourceFormat::of(rung.format())?)))
+        .min_by_key(|(rung, _)| rung.width());
     Ok(match rung {
-        Some(rung) => (
+        Some((rung, format)) => (
             keys::variant(image.id, &image.version, &rung),
-            match rung.format() {
-                OutputFormat::Jpeg => SourceFormat::Jpeg,
-                OutputFormat::Png => SourceFormat::Png,
-                OutputFormat::Webp => SourceFormat::Webp,
-            },
+            format,
             (rung.width(), rung.height()),
         ),
-        None => (
-            keys::original(image.id, &image.version),
-            image.format,
-            image.size(),
-        ),
+        None => original,
     })
 }

@@ -3,7 +3,7 @@
 //! holds the image version), so only rows can go stale: a replace or delete shows at once in
 //! this process and within [`ROW_TTL`] in the others.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +22,16 @@ static ROWS: LazyLock<Cache<Uuid, Image>> = LazyLock::new(|| {
     Cache::builder()
         .max_capacity(100_000)
         .time_to_live(ROW_TTL)
+        .build()
+});
+
+/// How long a rendition queued for the background is not queued again.
+pub const QUEUED_TTL: Duration = Duration::from_secs(600);
+
+static QUEUED: LazyLock<Cache<ObjectKey, ()>> = LazyLock::new(|| {
+    Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(QUEUED_TTL)
         .build()
 });
 
@@ -50,10 +60,21 @@ pub async fn forget(id: Uuid) {
     ROWS.invalidate(&id).await;
 }
 
-pub async fn rendition(key: &ObjectKey) -> Option<Bytes> {
-    RENDITIONS.get(key).await
+/// The rendition at `key` from memory, else from `fetch`, whose result is kept. Concurrent
+/// calls for one key run `fetch` once and share its result.
+pub async fn rendition_or<E: Send + Sync + 'static>(
+    key: ObjectKey,
+    fetch: impl Future<Output = Result<Bytes, E>>,
+) -> Result<Bytes, Arc<E>> {
+    RENDITIONS.try_get_with(key, fetch).await
 }
 
-pub async fn keep_rendition(key: ObjectKey, bytes: Bytes) {
-    RENDITIONS.insert(key, bytes).await;
+pub async fn has_rendition(key: &ObjectKey) -> bool {
+    RENDITIONS.contains_key(key)
+}
+
+/// Whether this is the first call for `key` in [`QUEUED_TTL`]: a rendition queued for the
+/// background is queued once, however many requests ask for it meanwhile.
+pub async fn first_queueing(key: ObjectKey) -> bool {
+    QUEUED.entry(key).or_insert(()).await.is_fresh()
 }

@@ -64,6 +64,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub fn register_jobs(registry: &mut JobRegistry) {
     registry
         .register::<variants::GenerateVariants>()
+        .register::<deliver::MakeRendition>()
         .register::<objects::PurgeObjects>();
 }
 

@@ -1,11 +1,17 @@
 //! What a client may ask of `/i/{id}/{hash}`: the query parameters, parsed once into a
 //! [`TransformSpec`], then resolved against one image into the exact [`Variant`] to serve.
 //!
-//! `w` and `h` (1 to [`MAX_DIMENSION`]), `fit` (`contain`, the default: the whole picture inside
-//! the box; `cover`: the box filled, the overflow cropped around the centre; needs `w` and `h`),
-//! `format` (`auto`, the default, chosen from `Accept`; `jpeg`, `webp`, `png`) and `q` (1 to 100,
-//! for JPEG and WebP). Nothing is ever enlarged. Without `w` or `h` the picture is made to fit
-//! the configured default long side; a side left open never exceeds [`MAX_DIMENSION`].
+//! `w` and `h` (1 to [`MAX_DIMENSION`]), `dpr` (1 to 4, two decimals at most: `w` and `h` are
+//! multiplied by it), `fit` (`inside`, the default: the whole picture within the box; `contain`:
+//! the same, centred on a canvas of exactly the box, transparent or white in JPEG; `cover`: the
+//! box filled, the overflow cropped around the centre; `fill`: the picture stretched to the box;
+//! all but `inside` need `w` and `h`), `format` (`auto`, the default, chosen from `Accept`;
+//! `jpeg`, `webp`, `avif`, `png`) and `q` (1 to 100, for the lossy formats). The picture is
+//! never enlarged. Without `w` or `h` it is made to fit the configured default long side; a side
+//! left open never exceeds [`MAX_DIMENSION`].
+//!
+//! Requested sizes snap up to the configured list of sizes ([`TransformSpec::snapped`]), so
+//! that URLs cannot make the server render thousands of distinct sizes of one picture.
 
 use std::fmt;
 
@@ -54,8 +60,27 @@ impl From<Dimension> for u32 {
 }
 
 /// Quality of a lossy encoding, 1 to 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
 pub struct Quality(u8);
+
+impl TryFrom<u8> for Quality {
+    type Error = String;
+
+    fn try_from(q: u8) -> Result<Self, String> {
+        if (1..=100).contains(&q) {
+            Ok(Quality(q))
+        } else {
+            Err(format!("a quality must be between 1 and 100, got {q}"))
+        }
+    }
+}
+
+impl From<Quality> for u8 {
+    fn from(quality: Quality) -> u8 {
+        quality.0
+    }
+}
 
 impl Quality {
     pub fn parse(value: &str) -> Result<Self, SpecError> {
@@ -100,20 +125,28 @@ fn bounded(name: &'static str, value: &str, min: u32, max: u32) -> Result<u32, S
 }
 
 /// The formats sous serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     Jpeg,
     Webp,
+    Avif,
     Png,
 }
 
 impl OutputFormat {
-    pub const ALL: [OutputFormat; 3] = [OutputFormat::Jpeg, OutputFormat::Webp, OutputFormat::Png];
+    pub const ALL: [OutputFormat; 4] = [
+        OutputFormat::Jpeg,
+        OutputFormat::Webp,
+        OutputFormat::Avif,
+        OutputFormat::Png,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             OutputFormat::Jpeg => "jpeg",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
             OutputFormat::Png => "png",
         }
     }
@@ -122,6 +155,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Jpeg => "jpg",
             OutputFormat::Webp => "webp",
+            OutputFormat::Avif => "avif",
             OutputFormat::Png => "png",
         }
     }
@@ -130,6 +164,7 @@ impl OutputFormat {
         match self {
             OutputFormat::Jpeg => "image/jpeg",
             OutputFormat::Webp => "image/webp",
+            OutputFormat::Avif => "image/avif",
             OutputFormat::Png => "image/png",
         }
     }
@@ -156,9 +191,65 @@ pub enum FormatChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fit {
     /// All of the picture, inside the box.
+    Inside,
+    /// All of the picture, centred on a canvas the size of the box.
     Contain,
     /// The whole box, the picture cropped around its centre.
     Cover,
+    /// The whole box, the picture stretched to it.
+    Fill,
+}
+
+impl Fit {
+    const ALL: [Fit; 4] = [Fit::Inside, Fit::Contain, Fit::Cover, Fit::Fill];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Fit::Inside => "inside",
+            Fit::Contain => "contain",
+            Fit::Cover => "cover",
+            Fit::Fill => "fill",
+        }
+    }
+}
+
+/// Device pixel ratio in hundredths, 100 to 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Dpr(u32);
+
+impl Dpr {
+    const ONE: Dpr = Dpr(100);
+
+    fn parse(value: &str) -> Result<Self, SpecError> {
+        let error = || SpecError::Dpr(shown(value));
+        let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || whole.len() > 1 || fraction.len() > 2 || !digits(whole) || !digits(fraction) {
+            return Err(error());
+        }
+        let hundredths = whole.parse::<u32>().map_err(|_| error())? * 100
+            + format!("{fraction:0<2}").parse::<u32>().map_err(|_| error())?;
+        if !(100..=400).contains(&hundredths) {
+            return Err(error());
+        }
+        Ok(Dpr(hundredths))
+    }
+
+    /// `side` at this ratio, at most [`MAX_DIMENSION`].
+    fn apply(self, side: Dimension) -> u32 {
+        (side.get() * self.0).div_ceil(100).min(MAX_DIMENSION)
+    }
+}
+
+impl fmt::Display for Dpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, fraction) = (self.0 / 100, self.0 % 100);
+        match fraction {
+            0 => write!(f, "{whole}"),
+            n if n % 10 == 0 => write!(f, "{whole}.{}", n / 10),
+            n => write!(f, "{whole}.{n:02}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,15 +268,19 @@ pub enum SpecError {
         max: u32,
         got: String,
     },
-    #[error("fit must be contain or cover, got `{0}`")]
+    #[error("fit must be inside, contain, cover or fill, got `{0}`")]
     Fit(String),
-    #[error("format must be auto, jpeg, webp or png, got `{0}`")]
+    #[error("format must be auto, jpeg, webp, avif or png, got `{0}`")]
     Format(String),
-    #[error("fit=cover needs both w and h")]
-    CoverNeedsBox,
+    #[error("fit={0} needs both w and h")]
+    NeedsBox(&'static str),
+    #[error("dpr must be a number from 1 to 4 with at most two decimals, got `{0}`")]
+    Dpr(String),
+    #[error("dpr needs w or h")]
+    DprNeedsSize,
     #[error("{0} is given more than once")]
     Repeated(String),
-    #[error("unknown parameter `{0}`; expected w, h, fit, format or q")]
+    #[error("unknown parameter `{0}`; expected w, h, dpr, fit, format or q")]
     Unknown(String),
 }
 
@@ -196,7 +291,8 @@ impl SpecError {
             SpecError::OutOfRange { name, .. } | SpecError::NotANumber { name, .. } => {
                 name.to_string()
             }
-            SpecError::Fit(_) | SpecError::CoverNeedsBox => "fit".into(),
+            SpecError::Fit(_) | SpecError::NeedsBox(_) => "fit".into(),
+            SpecError::Dpr(_) | SpecError::DprNeedsSize => "dpr".into(),
             SpecError::Format(_) => "format".into(),
             SpecError::Repeated(name) | SpecError::Unknown(name) => name.clone(),
         }
@@ -208,6 +304,7 @@ impl SpecError {
 pub struct TransformSpec {
     width: Option<Dimension>,
     height: Option<Dimension>,
+    dpr: Dpr,
     fit: Fit,
     format: FormatChoice,
     quality: Option<Quality>,
@@ -220,7 +317,8 @@ impl TransformSpec {
         let mut spec = TransformSpec {
             width: None,
             height: None,
-            fit: Fit::Contain,
+            dpr: Dpr::ONE,
+            fit: Fit::Inside,
             format: FormatChoice::Auto,
             quality: None,
         };
@@ -232,12 +330,12 @@ impl TransformSpec {
                 "w" => spec.width = Some(Dimension::parse("w", &value)?),
                 "h" => spec.height = Some(Dimension::parse("h", &value)?),
                 "q" => spec.quality = Some(Quality::parse(&value)?),
+                "dpr" => spec.dpr = Dpr::parse(&value)?,
                 "fit" => {
-                    spec.fit = match value.as_ref() {
-                        "contain" => Fit::Contain,
-                        "cover" => Fit::Cover,
-                        other => return Err(SpecError::Fit(shown(other))),
-                    }
+                    spec.fit = Fit::ALL
+                        .into_iter()
+                        .find(|fit| fit.as_str() == value)
+                        .ok_or_else(|| SpecError::Fit(shown(&value)))?;
                 }
                 "format" => {
                     spec.format = match value.as_ref() {
@@ -254,10 +352,54 @@ impl TransformSpec {
             }
             seen.push(name);
         }
-        if spec.fit == Fit::Cover && (spec.width.is_none() || spec.height.is_none()) {
-            return Err(SpecError::CoverNeedsBox);
+        if spec.fit != Fit::Inside && (spec.width.is_none() || spec.height.is_none()) {
+            return Err(SpecError::NeedsBox(spec.fit.as_str()));
+        }
+        if spec.dpr != Dpr::ONE && spec.width.is_none() && spec.height.is_none() {
+            return Err(SpecError::DprNeedsSize);
         }
         Ok(spec)
+    }
+
+    /// The box in pixels: `w` and `h` at the `dpr`.
+    fn bounds(&self) -> (Option<u32>, Option<u32>) {
+        (
+            self.width.map(|w| self.dpr.apply(w)),
+            self.height.map(|h| self.dpr.apply(h)),
+        )
+    }
+
+    /// The spec with its box (at its `dpr`) snapped up to the nearest of `sizes` (beyond the
+    /// largest size, to [`MAX_DIMENSION`]); as it is without `sizes`. The width snaps, or the
+    /// height when alone; a height given with the width scales with it, so that a crop keeps
+    /// the proportions asked for.
+    pub fn snapped(&self, sizes: &[Dimension]) -> TransformSpec {
+        if sizes.is_empty() {
+            return *self;
+        }
+        let snap = |side: u32| {
+            let size = sizes
+                .iter()
+                .map(|s| s.get())
+                .filter(|&s| s >= side)
+                .min()
+                .unwrap_or(MAX_DIMENSION);
+            Dimension(size)
+        };
+        let (width, height) = match self.bounds() {
+            (Some(w), h) => {
+                let snapped = snap(w);
+                let h = h.map(|h| Dimension(scaled(h, snapped.get(), w).min(MAX_DIMENSION)));
+                (Some(snapped), h)
+            }
+            (None, h) => (None, h.map(snap)),
+        };
+        TransformSpec {
+            width,
+            height,
+            dpr: Dpr::ONE,
+            ..*self
+        }
     }
 
     pub fn format(&self) -> FormatChoice {
@@ -274,43 +416,64 @@ impl TransformSpec {
         let quality = format
             .is_lossy()
             .then(|| self.quality.unwrap_or(Quality(DEFAULT_QUALITY)));
-        if let (Some(w), Some(h), Fit::Cover) = (self.width, self.height, self.fit) {
-            let (w, h) = (w.get(), h.get());
-            // The largest centred region of the picture with the box's proportions; a box larger
-            // than that region gets the region at its own size, since nothing is enlarged.
-            let region = if u64::from(width) * u64::from(h) > u64::from(height) * u64::from(w) {
-                (scaled(height, w, h), height)
-            } else {
-                (width, scaled(width, h, w))
-            };
-            let (out_w, out_h) = if w <= region.0 && h <= region.1 {
-                (w, h)
-            } else {
-                region
-            };
-            return Variant {
-                width: out_w,
-                height: out_h,
-                cover: region != (width, height),
-                format,
-                quality,
-            };
-        }
-        let open = MAX_DIMENSION;
-        let bounds = match (self.width, self.height) {
-            (None, None) => (default_long_side.get(), default_long_side.get()),
-            (w, h) => (
-                w.map_or(open, Dimension::get),
-                h.map_or(open, Dimension::get),
-            ),
-        };
-        let (out_w, out_h) = fit_inside((width, height), bounds);
-        Variant {
-            width: out_w,
-            height: out_h,
-            cover: false,
+        let (bound_w, bound_h) = self.bounds();
+        let variant = |(width, height), shape| Variant {
+            width,
+            height,
+            shape,
             format,
             quality,
+        };
+        let (w, h) = match (bound_w, bound_h, self.fit) {
+            (Some(w), Some(h), fit) if fit != Fit::Inside => (w, h),
+            _ => {
+                let open = MAX_DIMENSION;
+                let bounds = match (bound_w, bound_h) {
+                    (None, None) => (default_long_side.get(), default_long_side.get()),
+                    (w, h) => (w.unwrap_or(open), h.unwrap_or(open)),
+                };
+                return variant(fit_inside((width, height), bounds), Shape::Whole);
+            }
+        };
+        match self.fit {
+            Fit::Cover => {
+                // The largest centred region of the picture with the box's proportions; a box
+                // larger than that region gets the region at its own size, since nothing is
+                // enlarged.
+                let region = if u64::from(width) * u64::from(h) > u64::from(height) * u64::from(w)
+                {
+                    (scaled(height, w, h), height)
+                } else {
+                    (width, scaled(width, h, w))
+                };
+                let size = if w <= region.0 && h <= region.1 {
+                    (w, h)
+                } else {
+                    region
+                };
+                let shape = if region == (width, height) {
+                    Shape::Whole
+                } else {
+                    Shape::Cover
+                };
+                variant(size, shape)
+            }
+            Fit::Contain => {
+                if fit_inside((width, height), (w, h)) == (w, h) {
+                    variant((w, h), Shape::Whole)
+                } else {
+                    variant((w, h), Shape::Contain)
+                }
+            }
+            Fit::Fill => {
+                let size = (w.min(width), h.min(height));
+                if fit_inside((width, height), size) == size {
+                    variant(size, Shape::Whole)
+                } else {
+                    variant(size, Shape::Fill)
+                }
+            }
+            Fit::Inside => unreachable!("handled above"),
         }
     }
 }
@@ -338,7 +501,7 @@ impl TryFrom<String> for Preset {
         match spec.format {
             FormatChoice::Fixed(format) => Ok(Preset { spec, format }),
             FormatChoice::Auto => Err(format!(
-                "preset `{query}`: a preset needs a format (jpeg, webp or png), since it is made before any client asks"
+                "preset `{query}`: a preset needs a format (jpeg, webp, avif or png), since it is made before any client asks"
             )),
         }
     }
@@ -360,8 +523,11 @@ impl fmt::Display for TransformSpec {
         if let Some(h) = self.height {
             parts.push(format!("h={}", h.get()));
         }
-        if self.fit == Fit::Cover {
-            parts.push("fit=cover".into());
+        if self.dpr != Dpr::ONE {
+            parts.push(format!("dpr={}", self.dpr));
+        }
+        if self.fit != Fit::Inside {
+            parts.push(format!("fit={}", self.fit.as_str()));
         }
         if let FormatChoice::Fixed(format) = self.format {
             parts.push(format!("format={format}"));
@@ -396,14 +562,27 @@ pub fn fit_inside((width, height): (u32, u32), (bound_w, bound_h): (u32, u32)) -
 
 /// One concrete rendition of an image: what is encoded, stored and served. Requests that come
 /// to the same rendition (`?w=5000` and `?` of a small picture) share it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Variant {
     width: u32,
     height: u32,
-    /// Cropped around the centre to `width`:`height`, rather than the whole picture.
-    cover: bool,
+    shape: Shape,
     format: OutputFormat,
     quality: Option<Quality>,
+}
+
+/// How the picture fills a rendition's `width`×`height`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    /// All of the picture, its proportions kept.
+    Whole,
+    /// Cropped around the centre to the rendition's proportions.
+    Cover,
+    /// All of the picture, centred on a canvas of the rendition's size.
+    Contain,
+    /// All of the picture, stretched to the rendition's proportions.
+    Fill,
 }
 
 /// A region of a picture as fractions of its width and height, so it applies at any size.
@@ -421,7 +600,7 @@ impl Variant {
         Variant {
             width,
             height,
-            cover: false,
+            shape: Shape::Whole,
             format,
             quality: format.is_lossy().then_some(quality),
         }
@@ -435,6 +614,10 @@ impl Variant {
         self.height
     }
 
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
     pub fn format(&self) -> OutputFormat {
         self.format
     }
@@ -443,16 +626,34 @@ impl Variant {
         self.quality
     }
 
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The size the picture (of `full` size) is resized to: the rendition's, except on the
+    /// canvas of `contain`.
+    pub fn picture_size(&self, full: (u32, u32)) -> (u32, u32) {
+        match self.shape {
+            Shape::Contain => fit_inside(full, (self.width, self.height)),
+            Shape::Whole | Shape::Cover | Shape::Fill => (self.width, self.height),
+        }
+    }
+
     /// The stable name of the rendition, unique per image version: `320x213-q80.webp`,
     /// `300x300-cover-q80.jpg`, `64x64.png`.
     pub fn name(&self) -> String {
-        let cover = if self.cover { "-cover" } else { "" };
+        let shape = match self.shape {
+            Shape::Whole => "",
+            Shape::Cover => "-cover",
+            Shape::Contain => "-contain",
+            Shape::Fill => "-fill",
+        };
         let quality = self
             .quality
             .map(|q| format!("-q{}", q.get()))
             .unwrap_or_default();
         format!(
-            "{}x{}{cover}{quality}.{}",
+            "{}x{}{shape}{quality}.{}",
             self.width,
             self.height,
             self.format.extension()
@@ -461,7 +662,7 @@ impl Variant {
 
     /// The part of a `width`×`height` picture this rendition shows.
     pub fn region(&self, (width, height): (u32, u32)) -> Region {
-        if !self.cover {
+        if self.shape != Shape::Cover {
             return Region {
                 left: 0.0,
                 top: 0.0,
@@ -529,7 +730,11 @@ mod tests {
             );
         }
         assert_eq!(parse("format=auto").unwrap().format(), FormatChoice::Auto);
-        assert_eq!(parse("fit=contain&w=1").unwrap().to_string(), "w=1");
+        assert_eq!(parse("fit=inside&w=1").unwrap().to_string(), "w=1");
+        assert_eq!(
+            parse("w=10&h=5&fit=contain&dpr=1.5").unwrap().to_string(),
+            "w=10&h=5&dpr=1.5&fit=contain"
+        );
     }
 
     #[test]
@@ -594,29 +799,31 @@ mod tests {
     #[test]
     fn words_are_checked() {
         assert_eq!(
-            parse("fit=fill").unwrap_err(),
-            "fit must be contain or cover, got `fill`"
+            parse("fit=stretch").unwrap_err(),
+            "fit must be inside, contain, cover or fill, got `stretch`"
         );
         assert_eq!(
-            parse("format=gif").unwrap_err(),
-            "format must be auto, jpeg, webp or png, got `gif`"
+            parse("format=bmp").unwrap_err(),
+            "format must be auto, jpeg, webp, avif or png, got `bmp`"
         );
         assert_eq!(
             parse("format=JPEG").unwrap_err(),
-            "format must be auto, jpeg, webp or png, got `JPEG`"
+            "format must be auto, jpeg, webp, avif or png, got `JPEG`"
         );
-        assert_eq!(
-            parse("fit=cover&w=10").unwrap_err(),
-            "fit=cover needs both w and h"
-        );
+        for fit in ["cover", "contain", "fill"] {
+            assert_eq!(
+                parse(&format!("fit={fit}&w=10")).unwrap_err(),
+                format!("fit={fit} needs both w and h")
+            );
+        }
         assert_eq!(parse("w=1&w=2").unwrap_err(), "w is given more than once");
         assert_eq!(
             parse("width=10").unwrap_err(),
-            "unknown parameter `width`; expected w, h, fit, format or q"
+            "unknown parameter `width`; expected w, h, dpr, fit, format or q"
         );
         assert_eq!(
             parse("w=10&v=2").unwrap_err(),
-            "unknown parameter `v`; expected w, h, fit, format or q"
+            "unknown parameter `v`; expected w, h, dpr, fit, format or q"
         );
     }
 
@@ -628,6 +835,8 @@ mod tests {
         assert_eq!(field("fit=cover&h=3"), "fit");
         assert_eq!(field("format=bmp"), "format");
         assert_eq!(field("zoom=2"), "zoom");
+        assert_eq!(field("dpr=5&w=1"), "dpr");
+        assert_eq!(field("dpr=2"), "dpr");
     }
 
     #[test]
@@ -735,5 +944,76 @@ mod tests {
         assert_eq!(fit_inside((3000, 1), (300, 300)), (300, 1));
         assert_eq!(fit_inside((4896, 3264), (320, 4096)), (320, 213));
         assert_eq!(fit_inside((100, 100), (100, 100)), (100, 100));
+    }
+
+    #[test]
+    fn dpr_is_checked_at_and_past_its_bounds() {
+        for good in ["1", "1.5", "2.25", "4", "4.0", "4.00"] {
+            assert!(parse(&format!("w=10&dpr={good}")).is_ok(), "{good}");
+        }
+        for bad in ["0.99", "4.01", "5", "0", "1.234", "", "x", "-1", "1e0", "10"] {
+            assert_eq!(
+                parse(&format!("w=10&dpr={bad}")).unwrap_err(),
+                format!("dpr must be a number from 1 to 4 with at most two decimals, got `{bad}`"),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse("dpr=2").unwrap_err(), "dpr needs w or h");
+    }
+
+    #[test]
+    fn dpr_multiplies_the_box() {
+        use OutputFormat::*;
+        assert_eq!(name("w=320&dpr=2", (4000, 3000), Jpeg), "640x480-q80.jpg");
+        assert_eq!(name("h=100&dpr=1.5", (4000, 3000), Jpeg), "200x150-q80.jpg");
+        // Still never past the largest dimension, nor the picture.
+        assert_eq!(name("w=4096&dpr=4", (8000, 100), Jpeg), "4096x51-q80.jpg");
+        assert_eq!(name("w=320&dpr=4", (640, 480), Jpeg), "640x480-q80.jpg");
+    }
+
+    #[test]
+    fn fits_shape_the_box() {
+        use OutputFormat::*;
+        // inside: proportions kept, within the box.
+        assert_eq!(name("w=300&h=300", (640, 480), Webp), "300x225-q80.webp");
+        // contain: the same picture on a canvas of the box.
+        let spec = TransformSpec::parse("w=300&h=300&fit=contain").unwrap();
+        let variant = spec.resolve((640, 480), Webp, long_side(2560));
+        assert_eq!(variant.name(), "300x300-contain-q80.webp");
+        assert_eq!(variant.picture_size((640, 480)), (300, 225));
+        // fill: stretched to the box, never past the picture.
+        assert_eq!(
+            name("w=300&h=300&fit=fill", (640, 480), Webp),
+            "300x300-fill-q80.webp"
+        );
+        assert_eq!(
+            name("w=1000&h=100&fit=fill", (640, 480), Webp),
+            "640x100-fill-q80.webp"
+        );
+        // A box of the picture's proportions needs no canvas and no stretch.
+        for fit in ["contain", "fill", "cover"] {
+            assert_eq!(
+                name(&format!("w=320&h=240&fit={fit}"), (640, 480), Webp),
+                "320x240-q80.webp",
+                "{fit}"
+            );
+        }
+    }
+
+    #[test]
+    fn sizes_snap_up_to_the_configured_list() {
+        let sizes: Vec<Dimension> = [320, 640, 1280].map(long_side).to_vec();
+        let snapped = |query: &str| parse(query).unwrap().snapped(&sizes).to_string();
+        assert_eq!(snapped("w=300"), "w=320");
+        assert_eq!(snapped("w=320"), "w=320");
+        assert_eq!(snapped("w=321&h=100&fit=cover"), "w=640&h=199&fit=cover");
+        assert_eq!(snapped("h=500"), "h=640");
+        assert_eq!(snapped("w=1000&h=4000&fit=fill"), "w=1280&h=4096&fit=fill");
+        assert_eq!(snapped("w=200&dpr=2"), "w=640");
+        // Past the largest size: the largest dimension, so at most one more size.
+        assert_eq!(snapped("w=1281"), "w=4096");
+        assert_eq!(snapped("format=webp"), "format=webp");
+        // No list: as asked.
+        assert_eq!(parse("w=301").unwrap().snapped(&[]).to_string(), "w=301");
     }
 }

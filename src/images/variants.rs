@@ -20,7 +20,7 @@ use super::keys::{self, Version};
 use super::objects::Uncommitted;
 use super::pool;
 use super::rows::{self, Image, Written};
-use super::transform::{OutputFormat, Quality, Variant, fit_inside};
+use super::transform::{DEFAULT_QUALITY, OutputFormat, Quality, Shape, Variant, fit_inside};
 use crate::config::ImageSettings;
 use crate::platform::Platform;
 use crate::platform::jobs::{Job, JobError, Queue};
@@ -131,7 +131,8 @@ pub fn planned(image: &Image, settings: &ImageSettings) -> Vec<(Variant, Variant
 
 /// Decodes `bytes` (a `size` picture) once, at the scale the largest target needs, and makes
 /// every target, largest first; each whole-picture target is resized from the smallest one
-/// already made that is large enough. Results come in the order of `targets`.
+/// already made that is large enough. What comes from the decoded picture is converted to
+/// sRGB after resizing (see `codec/color.rs`). Results come in the order of `targets`.
 pub fn render(
     bytes: &[u8],
     format: SourceFormat,
@@ -151,20 +152,33 @@ pub fn render(
     let mut encoded: Vec<Option<Vec<u8>>> = vec![None; targets.len()];
     for i in order {
         let variant = &targets[i];
-        let target = (variant.width(), variant.height());
+        let picture = variant.picture_size(size);
         let region = variant.region(size);
-        let whole = region.width == 1.0 && region.height == 1.0;
+        // Any target showing the whole picture can be resized from a larger one already made.
         let smaller_source = made
             .iter()
-            .filter(|b| b.width() >= target.0 && b.height() >= target.1)
+            .filter(|b| b.width() >= picture.0 && b.height() >= picture.1)
             .min_by_key(|b| b.width());
-        let source = match smaller_source {
-            Some(bitmap) if whole => bitmap,
-            _ => &decoded.bitmap,
+        let (source, to_srgb) = match smaller_source {
+            Some(bitmap) if variant.shape() != Shape::Cover => (bitmap, None),
+            _ => (&decoded.bitmap, decoded.to_srgb.as_ref()),
         };
-        let bitmap = codec::resize(source, region, target);
-        encoded[i] = Some(codec::encode(&bitmap, variant.format(), variant.quality())?);
-        if whole {
+        let mut bitmap = codec::resize(source, region, picture);
+        if let Some(to_srgb) = to_srgb {
+            to_srgb.apply(&mut bitmap);
+        }
+        if let Some(animated) = animation(bytes, format, variant, picture)? {
+            encoded[i] = Some(animated);
+            continue;
+        }
+        let bytes = if variant.shape() == Shape::Contain {
+            let canvas = codec::pad(&bitmap, (variant.width(), variant.height()));
+            codec::encode(&canvas, variant.format(), variant.quality())?
+        } else {
+            codec::encode(&bitmap, variant.format(), variant.quality())?
+        };
+        encoded[i] = Some(bytes);
+        if variant.shape() == Shape::Whole {
             made.push(bitmap);
         }
     }
@@ -175,13 +189,38 @@ pub fn render(
         .collect())
 }
 
+/// A GIF or WebP animation as an animated WebP, when `variant` is a whole-picture WebP and the
+/// animation fits the output budget; otherwise (a still, or too many frames) `None`, and its
+/// first frame is served.
+fn animation(
+    bytes: &[u8],
+    format: SourceFormat,
+    variant: &Variant,
+    picture: (u32, u32),
+) -> Result<Option<Vec<u8>>, CodecError> {
+    if variant.format() != OutputFormat::Webp
+        || variant.shape() != Shape::Whole
+        || !matches!(format, SourceFormat::Gif | SourceFormat::Webp)
+    {
+        return Ok(None);
+    }
+    let quality = variant.quality().map_or(DEFAULT_QUALITY, Quality::get);
+    // Uploads were held to the frame limit already; the budget is what bounds the output.
+    match codec::animated_webp(bytes, format, picture, quality, u32::MAX) {
+        Ok(animated) => Ok(animated),
+        Err(CodecError::TooManyFrames { .. } | CodecError::TooMuchMemory(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 /// The pixels of the whole picture a rendition needs, so it is never made from fewer.
 pub fn needed(variant: &Variant, (width, height): (u32, u32)) -> (u32, u32) {
     let region = variant.region((width, height));
+    let picture = variant.picture_size((width, height));
     let side = |out: u32, share: f64, full: u32| ((f64::from(out) / share).ceil() as u32).min(full);
     (
-        side(variant.width(), region.width, width),
-        side(variant.height(), region.height, height),
+        side(picture.0, region.width, width),
+        side(picture.1, region.height, height),
     )
 }
 

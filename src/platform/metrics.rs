@@ -18,6 +18,8 @@ pub struct Metrics {
     job_latency: HistogramVec,
     queue_depth: IntGaugeVec,
     probe_pickup: prometheus::Histogram,
+    renditions: IntCounterVec,
+    rendition_latency: HistogramVec,
 }
 
 impl Default for Metrics {
@@ -74,6 +76,23 @@ impl Metrics {
             .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0]),
         )
         .expect("valid metric");
+        let renditions = IntCounterVec::new(
+            Opts::new(
+                "image_renditions_total",
+                "Image renditions made (decoded, resized and encoded), by format",
+            ),
+            &["format"],
+        )
+        .expect("valid metric");
+        let rendition_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "image_rendition_duration_seconds",
+                "Time to make an image rendition",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["format"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(probe_pickup.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests.clone()),
@@ -81,6 +100,8 @@ impl Metrics {
             Box::new(jobs.clone()),
             Box::new(job_latency.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(renditions.clone()),
+            Box::new(rendition_latency.clone()),
         ] {
             registry
                 .register(collector)
@@ -94,7 +115,21 @@ impl Metrics {
             job_latency,
             queue_depth,
             probe_pickup,
+            renditions,
+            rendition_latency,
         }
+    }
+
+    pub fn rendition_made(&self, format: &str, elapsed: Duration) {
+        self.renditions.with_label_values(&[format]).inc();
+        self.rendition_latency
+            .with_label_values(&[format])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Renditions in `format` this process has made.
+    pub fn renditions_made(&self, format: &str) -> u64 {
+        self.renditions.with_label_values(&[format]).get()
     }
 
     pub fn probe_picked_up(&self, waited: Duration) {

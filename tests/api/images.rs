@@ -124,18 +124,22 @@ async fn an_upload_is_served_in_the_format_the_client_takes() {
         let url = image["url"].as_str().unwrap();
         assert_eq!(url, format!("http://127.0.0.1:8080{}", path(&image)));
 
+        // Small enough to make as AVIF while the request waits.
         let response = fetch(&app, &path(&image), Some(CHROME)).await;
         assert_eq!(response.status(), StatusCode::OK, "{backend:?}");
         let headers = response.headers().clone();
-        assert_eq!(headers[CONTENT_TYPE], "image/webp");
+        assert_eq!(headers[CONTENT_TYPE], "image/avif");
         assert_eq!(headers[VARY], "Accept");
         assert_eq!(
             headers[CACHE_CONTROL],
             "public, max-age=31536000, immutable"
         );
         let etag = headers[ETAG].to_str().unwrap().to_string();
+        assert_eq!(avif_size(&response.bytes().await.unwrap()), (640, 480));
+        let webp = fetch(&app, &path(&image), Some("image/webp,*/*")).await;
+        assert_eq!(webp.headers()[CONTENT_TYPE], "image/webp");
         assert_eq!(
-            pixels(&response.bytes().await.unwrap()).dimensions(),
+            pixels(&webp.bytes().await.unwrap()).dimensions(),
             (640, 480)
         );
 
@@ -471,16 +475,30 @@ async fn transform_parameters_are_checked_with_precise_messages() {
             "w",
             "w must be a whole number between 1 and 4096, got `abc`",
         ),
+        ("q=500", "q", "q must be between 1 and 100, got 500"),
+        ("w=0", "w", "w must be between 1 and 4096, got 0"),
         ("fit=cover&w=10", "fit", "fit=cover needs both w and h"),
+        ("fit=fill&h=10", "fit", "fit=fill needs both w and h"),
         (
-            "format=gif",
-            "format",
-            "format must be auto, jpeg, webp or png, got `gif`",
+            "fit=scale",
+            "fit",
+            "fit must be inside, contain, cover or fill, got `scale`",
         ),
+        (
+            "format=bmp",
+            "format",
+            "format must be auto, jpeg, webp, avif or png, got `bmp`",
+        ),
+        (
+            "w=10&dpr=5",
+            "dpr",
+            "dpr must be a number from 1 to 4 with at most two decimals, got `5`",
+        ),
+        ("dpr=2", "dpr", "dpr needs w or h"),
         (
             "v=2",
             "v",
-            "unknown parameter `v`; expected w, h, fit, format or q",
+            "unknown parameter `v`; expected w, h, dpr, fit, format or q",
         ),
     ] {
         let (status, body) =
@@ -511,6 +529,118 @@ async fn transform_parameters_are_checked_with_precise_messages() {
         let (status, _) = problem(fetch(&app, &missing, None).await).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     }
+}
+
+#[tokio::test]
+async fn sizes_snap_and_every_fit_shapes_the_box() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let image = registered(&app, photo()).await;
+    let at = |query: &str| format!("{}?{query}", path(&image));
+    // 300 snaps up to 320, the next configured size; dpr multiplies first.
+    let (_, snapped) = picture(&app, &at("w=300")).await;
+    assert_eq!(snapped.dimensions(), (320, 240));
+    let (_, dense) = picture(&app, &at("w=160&dpr=2")).await;
+    assert_eq!(dense.dimensions(), (320, 240));
+    // contain: the whole picture on a transparent canvas of the box.
+    let (content_type, contained) = picture(&app, &at("w=96&h=96&fit=contain&format=png")).await;
+    assert_eq!(
+        (content_type.as_str(), contained.dimensions()),
+        ("image/png", (96, 96))
+    );
+    assert_eq!(contained.get_pixel(48, 2).0[3], 0, "the bar above is clear");
+    assert_eq!(contained.get_pixel(48, 48).0[3], 255, "the picture is there");
+    // In JPEG the bars are white.
+    let (_, flattened) = picture(&app, &at("w=96&h=96&fit=contain&format=jpeg")).await;
+    assert!(near(flattened.get_pixel(48, 2), WHITE, 8));
+    // fill: stretched, opaque everywhere; cover: cropped, opaque everywhere.
+    for fit in ["fill", "cover"] {
+        let (_, shaped) = picture(&app, &at(&format!("w=96&h=96&fit={fit}&format=png"))).await;
+        assert_eq!(shaped.dimensions(), (96, 96), "{fit}");
+        assert!(shaped.pixels().all(|p| p.0[3] == 255), "{fit}");
+    }
+}
+
+#[tokio::test]
+async fn large_avif_is_made_in_the_background_and_webp_stands_in() {
+    for backend in backends() {
+        let app = spawn(&backend, nothing_ahead).await;
+        let large = jpeg(1600, 1200, |x, y| [(x % 256) as u8, (y % 256) as u8, 90]);
+        let image = registered(&app, large).await;
+        let first = fetch(&app, &format!("{}?w=1280", path(&image)), Some(CHROME)).await;
+        assert_eq!(first.status(), StatusCode::OK, "{backend:?}");
+        assert_eq!(first.headers()[CONTENT_TYPE], "image/webp");
+        assert_eq!(first.headers()[VARY], "Accept");
+        assert_eq!(first.headers()[CACHE_CONTROL], "public, max-age=60");
+        let url = format!("{}?w=1280", path(&image));
+        let made = eventually(Duration::from_secs(60), || async {
+            fetch(&app, &url, Some(CHROME)).await.headers()[CONTENT_TYPE] == "image/avif"
+        })
+        .await;
+        assert!(made, "{backend:?}: the AVIF was not made");
+        let made = fetch(&app, &url, Some(CHROME)).await;
+        assert_eq!(
+            made.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(avif_size(&made.bytes().await.unwrap()), (1280, 960));
+        // Asked for by name, it is made while the request waits.
+        let fixed = fetch(&app, &format!("{}?w=960&format=avif", path(&image)), None).await;
+        assert_eq!(fixed.headers()[CONTENT_TYPE], "image/avif");
+        assert_eq!(avif_size(&fixed.bytes().await.unwrap()), (960, 720));
+    }
+}
+
+#[tokio::test]
+async fn identical_requests_arriving_together_make_the_rendition_once() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let image = registered(&app, photo()).await;
+    let url = format!("{}?w=480&format=jpeg", path(&image));
+    let before = app.platform.metrics.renditions_made("jpeg");
+    let responses =
+        futures::future::join_all((0..8).map(|_| fetch(&app, &url, None))).await;
+    let mut bodies = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::OK);
+        bodies.push(response.bytes().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
+    assert_eq!(app.platform.metrics.renditions_made("jpeg") - before, 1);
+}
+
+#[tokio::test]
+async fn embedded_colour_profiles_are_converted_to_srgb() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    // The same numbers mean a more saturated orange in Display P3 than in sRGB.
+    let orange = [200, 100, 50];
+    let plain = registered(&app, jpeg(64, 64, |_, _| orange)).await;
+    let p3 = registered(&app, jpeg_with_profile(64, 64, orange, &display_p3())).await;
+    let (_, untouched) = picture(&app, &format!("{}?format=png", path(&plain))).await;
+    assert!(near(untouched.get_pixel(32, 32), orange, 3));
+    for format in ["png", "jpeg", "webp"] {
+        let (_, converted) = picture(&app, &format!("{}?format={format}", path(&p3))).await;
+        let [r, g, b, _] = converted.get_pixel(32, 32).0;
+        assert!(r > 210 && g < 100 && b < 40, "{format}: {r} {g} {b}");
+    }
+}
+
+#[tokio::test]
+async fn animations_are_served_animated_as_webp_and_as_their_first_frame_otherwise() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let image = registered(&app, animated_gif(64, 48, 3)).await;
+    let response = fetch(&app, &format!("{}?w=32", path(&image)), Some(CHROME)).await;
+    assert_eq!(response.headers()[CONTENT_TYPE], "image/webp");
+    let frames = webp_frames(&response.bytes().await.unwrap());
+    assert_eq!(frames.len(), 3);
+    for (frame, colour) in frames.iter().zip([RED, GREEN, BLUE]) {
+        assert_eq!(frame.dimensions(), (32, 24));
+        assert!(near(frame.get_pixel(16, 12), colour, 24));
+    }
+    let (content_type, still) = picture(&app, &format!("{}?w=32&format=png", path(&image))).await;
+    assert_eq!(
+        (content_type.as_str(), still.dimensions()),
+        ("image/png", (32, 24))
+    );
+    assert!(near(still.get_pixel(16, 12), RED, 8));
 }
 
 #[tokio::test]

@@ -11,8 +11,10 @@ use uuid::Uuid;
 
 use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
-use crate::images::transform::{FormatChoice, TransformSpec};
-use crate::images::{ImageError, deliver, hot};
+use crate::images::deliver::{self, MakeRendition};
+use crate::images::rows::Image;
+use crate::images::transform::{FormatChoice, OutputFormat, TransformSpec, Variant};
+use crate::images::{ImageError, hot};
 use crate::platform::Platform;
 use crate::platform::http::{ApiError, Problem};
 
@@ -20,9 +22,16 @@ use crate::platform::http::{ApiError, Problem};
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// How long a redirect from an old version may be cached: the image may change again.
 const REDIRECT: &str = "public, max-age=300";
+/// How long a stand-in for an AVIF being made may be cached: caches then fetch the AVIF.
+const STAND_IN: &str = "public, max-age=60";
+/// Largest AVIF made while a request waits (about 640×480; rav1e takes a few hundred
+/// milliseconds for it): larger ones are made in the background, and served once made.
+const INLINE_AVIF_PIXELS: u64 = 640 * 480;
 
 /// An image, resized and encoded as asked; without `format`, in the best format the client's
-/// `Accept` names (WebP when named, else JPEG, or PNG for transparency).
+/// `Accept` names (AVIF or WebP when named, else JPEG, or PNG for transparency). A large AVIF
+/// not made yet is made in the background; meanwhile the next best format is served with
+/// `Cache-Control: max-age=60`.
 #[utoipa::path(
     get,
     path = "/i/{id}/{version}",
@@ -30,11 +39,12 @@ const REDIRECT: &str = "public, max-age=300";
     params(
         ("id" = String, Path, description = "The image id"),
         ("version" = String, Path, description = "The image version (from its `url`)"),
-        ("w" = Option<u32>, Query, description = "Width, 1 to 4096; never enlarged"),
-        ("h" = Option<u32>, Query, description = "Height, 1 to 4096; never enlarged"),
-        ("fit" = Option<String>, Query, description = "`contain` (default: all of the picture inside w×h) or `cover` (w×h filled, cropped around the centre; needs w and h)"),
-        ("format" = Option<String>, Query, description = "`auto` (default, from Accept), `jpeg`, `webp` or `png`"),
-        ("q" = Option<u8>, Query, description = "Quality of JPEG and WebP, 1 to 100 (default 80)"),
+        ("w" = Option<u32>, Query, description = "Width, 1 to 4096, snapped up to `images.sizes`; never enlarged"),
+        ("h" = Option<u32>, Query, description = "Height, 1 to 4096; scaled with `w`, or snapped when alone; never enlarged"),
+        ("dpr" = Option<f32>, Query, description = "Device pixel ratio, 1 to 4 (two decimals at most), multiplying w and h"),
+        ("fit" = Option<String>, Query, description = "`inside` (default: all of the picture within w×h), `contain` (the same on a w×h canvas), `cover` (w×h filled, cropped around the centre) or `fill` (stretched to w×h); all but inside need w and h"),
+        ("format" = Option<String>, Query, description = "`auto` (default, from Accept), `jpeg`, `webp`, `avif` or `png`"),
+        ("q" = Option<u8>, Query, description = "Quality of JPEG, WebP and AVIF, 1 to 100 (default 80)"),
     ),
     responses(
         (status = 200, description = "The image; `Cache-Control: immutable`, `Vary: Accept` when the format was negotiated", content_type = "image/*"),
@@ -50,11 +60,13 @@ pub(super) async fn serve(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, version) = path.into_inner();
-    let spec = TransformSpec::parse(req.query_string()).map_err(|e| {
-        let field = e.field();
-        let message = e.to_string();
-        ApiError::bad_request(message.clone()).with_field(field, message)
-    })?;
+    let spec = TransformSpec::parse(req.query_string())
+        .map_err(|e| {
+            let field = e.field();
+            let message = e.to_string();
+            ApiError::bad_request(message.clone()).with_field(field, message)
+        })?
+        .snapped(&platform.settings.images.sizes);
     let not_found = || ApiError::not_found(format!("no image {id}/{version}"));
     let parsed_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let asked = Version::parse(&version).ok_or_else(not_found)?;
@@ -71,20 +83,15 @@ pub(super) async fn serve(
             .insert_header((header::CACHE_CONTROL, REDIRECT))
             .finish());
     }
-    let format = match spec.format() {
-        FormatChoice::Fixed(format) => format,
-        FormatChoice::Auto => negotiate(
-            req.headers()
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok()),
-            image.has_alpha,
-        ),
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let (variant, stand_in) = match spec.format() {
+        FormatChoice::Fixed(format) => (resolve(&platform, &spec, &image, format), false),
+        FormatChoice::Auto => auto(&platform, &spec, &image, accept).await?,
     };
-    let variant = spec.resolve(
-        image.size(),
-        format,
-        platform.settings.images.default_long_side,
-    );
+    let format = variant.format();
     let etag = format!("\"{}-{}\"", image.version, variant.name());
     let unchanged = matches(&req, &etag);
     let mut response = if unchanged {
@@ -93,7 +100,10 @@ pub(super) async fn serve(
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::CACHE_CONTROL, IMMUTABLE))
+        .insert_header((
+            header::CACHE_CONTROL,
+            if stand_in { STAND_IN } else { IMMUTABLE },
+        ))
         .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     if spec.format() == FormatChoice::Auto {
@@ -116,6 +126,40 @@ pub(super) async fn serve(
         Err(e) => return Err(e.into()),
     };
     Ok(response.content_type(format.content_type()).body(bytes))
+}
+
+fn resolve(
+    platform: &Platform,
+    spec: &TransformSpec,
+    image: &Image,
+    format: OutputFormat,
+) -> Variant {
+    spec.resolve(
+        image.size(),
+        format,
+        platform.settings.images.default_long_side,
+    )
+}
+
+/// The rendition for `format=auto`, and whether it stands in for an AVIF being made: AVIF
+/// where the client prefers it and it is made already or small enough to make now; otherwise
+/// the next best format, while the AVIF is made in the background.
+async fn auto(
+    platform: &Platform,
+    spec: &TransformSpec,
+    image: &Image,
+    accept: Option<&str>,
+) -> Result<(Variant, bool), ImageError> {
+    let best = resolve(platform, spec, image, negotiate(accept, image.has_alpha, true));
+    if best.format() != OutputFormat::Avif
+        || best.pixels() <= INLINE_AVIF_PIXELS
+        || deliver::is_ready(platform, image, &best).await?
+    {
+        return Ok((best, false));
+    }
+    MakeRendition::queue(platform, image, best).await;
+    let next = negotiate(accept, image.has_alpha, false);
+    Ok((resolve(platform, spec, image, next), true))
 }
 
 /// Whether `If-None-Match` names `etag` (weakly, as RFC 9110 asks for this header).

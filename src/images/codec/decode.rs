@@ -1,13 +1,21 @@
-//! Decoding, upright. JPEG goes through `jpeg-decoder`, whose IDCT can shrink by 1/2, 1/4 or
-//! 1/8 while decoding (what vips calls shrink-on-load): a thumbnail of a 16 MP photo then
-//! decodes about 250 thousand pixels, not 16 million. PNG, GIF and WebP go through `image`.
+//! Decoding, upright, with the embedded colour profile found. JPEG goes through libjpeg-turbo,
+//! whose IDCT scales by any eighth while decoding (what vips calls shrink-on-load): a thumbnail
+//! of a 16 MP photo decodes about 250 thousand pixels, not 16 million, and a 2560 px rendition
+//! of a 4000 px photo three quarters of them. `jpeg-decoder` reads the markers (EXIF, ICC) and
+//! decodes the rare CMYK JPEG, whose Adobe conventions it knows. PNG, GIF and WebP go through
+//! `image`.
 
 use std::io::Cursor;
 
 use image::metadata::Orientation;
-use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+use super::color::{ToSrgb, cmyk_to_rgb};
 use super::{Bitmap, CodecError, SourceFormat};
+
+/// Most progressive scans a JPEG may have: each one is a pass over the whole picture, so a file
+/// of thousands of tiny scans would take minutes (libjpeg-turbo's advice for untrusted input).
+const MAX_SCANS: u32 = 500;
 
 /// A decoded picture, upright.
 #[derive(Debug)]
@@ -15,6 +23,8 @@ pub struct Decoded {
     pub bitmap: Bitmap,
     /// The upright size of the picture at full scale, whatever scale it was decoded at.
     pub full_size: (u32, u32),
+    /// How to bring its pixels to sRGB, when its embedded profile is another one.
+    pub to_srgb: Option<ToSrgb>,
 }
 
 /// Decodes `bytes` (already probed as `format`) and turns it upright. With `at_least`, a JPEG
@@ -24,7 +34,12 @@ pub fn decode(
     format: SourceFormat,
     at_least: Option<(u32, u32)>,
 ) -> Result<Decoded, CodecError> {
-    let (mut image, stored_size, orientation) = match format {
+    let Raw {
+        mut image,
+        stored_size,
+        orientation,
+        icc,
+    } = match format {
         SourceFormat::Jpeg => jpeg(bytes, at_least)?,
         other => with_image(bytes, other)?,
     };
@@ -37,69 +52,103 @@ pub fn decode(
     Ok(Decoded {
         bitmap: Bitmap::new(image),
         full_size,
+        to_srgb: icc.as_deref().and_then(ToSrgb::from_icc),
     })
 }
 
-type Raw = (DynamicImage, (u32, u32), Orientation);
+struct Raw {
+    image: DynamicImage,
+    stored_size: (u32, u32),
+    orientation: Orientation,
+    icc: Option<Vec<u8>>,
+}
 
 fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(CodecError::corrupt)?;
-    let stored = decoder
+    let mut markers = jpeg_decoder::Decoder::new(bytes);
+    markers.read_info().map_err(CodecError::corrupt)?;
+    let info = markers
         .info()
         .ok_or_else(|| CodecError::corrupt("no frame header"))?;
-    let stored_size = (u32::from(stored.width), u32::from(stored.height));
-    let orientation = decoder
+    let stored_size = (u32::from(info.width), u32::from(info.height));
+    let orientation = markers
         .exif_data()
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
-    if let Some((width, height)) = at_least {
-        let (width, height) = if transposes(orientation) {
+    let icc = markers.icc_profile();
+    // Wanted at least this many pixels, as stored (before turning upright).
+    let wanted = at_least.map(|(width, height)| {
+        if transposes(orientation) {
             (height, width)
         } else {
             (width, height)
-        };
-        let clamp = |side: u32| u16::try_from(side).unwrap_or(u16::MAX);
-        decoder
-            .scale(clamp(width), clamp(height))
-            .map_err(CodecError::corrupt)?;
+        }
+    });
+    if info.pixel_format == jpeg_decoder::PixelFormat::CMYK32 {
+        let pixels = markers.decode().map_err(CodecError::corrupt)?;
+        let rgb = cmyk_to_rgb(&pixels, icc.as_deref());
+        let image = RgbImage::from_raw(stored_size.0, stored_size.1, rgb)
+            .ok_or_else(|| CodecError::corrupt("fewer pixels than the header claims"))?;
+        return Ok(Raw {
+            image: DynamicImage::ImageRgb8(image),
+            stored_size,
+            orientation,
+            // Converted already; a CMYK profile means nothing to RGB pixels.
+            icc: None,
+        });
     }
-    let pixels = decoder.decode().map_err(CodecError::corrupt)?;
-    let info = decoder.info().expect("known once decoded");
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let short = || CodecError::corrupt("fewer pixels than the header claims");
-    let image = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => {
-            DynamicImage::ImageLuma8(GrayImage::from_raw(width, height, pixels).ok_or_else(short)?)
-        }
-        jpeg_decoder::PixelFormat::L16 => {
-            let samples = pixels
-                .chunks_exact(2)
-                .map(|pair| u16::from_ne_bytes([pair[0], pair[1]]))
-                .collect();
-            DynamicImage::ImageLuma16(
-                ImageBuffer::<Luma<u16>, _>::from_raw(width, height, samples).ok_or_else(short)?,
-            )
-        }
-        jpeg_decoder::PixelFormat::RGB24 => {
-            DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).ok_or_else(short)?)
-        }
-        jpeg_decoder::PixelFormat::CMYK32 => DynamicImage::ImageRgb8(
-            RgbImage::from_raw(width, height, cmyk_to_rgb(&pixels)).ok_or_else(short)?,
-        ),
-    };
-    Ok((image, stored_size, orientation))
+    let turbo = |e: turbojpeg::Error| CodecError::corrupt(e);
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(turbo)?;
+    let header = decompressor.read_header(bytes).map_err(turbo)?;
+    let scale = wanted.map_or(turbojpeg::ScalingFactor::ONE, |wanted| {
+        shrink_on_load(stored_size, wanted)
+    });
+    decompressor.set_scaling_factor(scale).map_err(turbo)?;
+    decompressor.set_scan_limit(MAX_SCANS).map_err(turbo)?;
+    let header = header.scaled(scale);
+    let (width, height) = (header.width, header.height);
+    let mut pixels = vec![0u8; width * height * 3];
+    decompressor
+        .decompress(
+            bytes,
+            turbojpeg::Image {
+                pixels: pixels.as_mut_slice(),
+                width,
+                pitch: width * 3,
+                height,
+                format: turbojpeg::PixelFormat::RGB,
+            },
+        )
+        .map_err(turbo)?;
+    let image = RgbImage::from_raw(width as u32, height as u32, pixels)
+        .expect("sized for the scaled header");
+    Ok(Raw {
+        image: DynamicImage::ImageRgb8(image),
+        stored_size,
+        orientation,
+        icc,
+    })
 }
 
-/// Plain CMYK to RGB, without a colour profile: good enough to show a print-ready file.
-fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
-    cmyk.chunks_exact(4)
-        .flat_map(|p| {
-            let k = 255 - u16::from(p[3]);
-            let channel = |c: u8| ((255 - u16::from(c)) * k / 255) as u8;
-            [channel(p[0]), channel(p[1]), channel(p[2])]
+/// The smallest eighth libjpeg-turbo can decode `stored` at that still has `wanted` pixels.
+fn shrink_on_load(stored: (u32, u32), wanted: (u32, u32)) -> turbojpeg::ScalingFactor {
+    const EIGHTHS: [(usize, usize); 8] = [
+        (1, 8),
+        (1, 4),
+        (3, 8),
+        (1, 2),
+        (5, 8),
+        (3, 4),
+        (7, 8),
+        (1, 1),
+    ];
+    EIGHTHS
+        .into_iter()
+        .map(|(num, denom)| turbojpeg::ScalingFactor::new(num, denom))
+        .find(|factor| {
+            factor.scale(stored.0 as usize) >= wanted.0 as usize
+                && factor.scale(stored.1 as usize) >= wanted.1 as usize
         })
-        .collect()
+        .unwrap_or(turbojpeg::ScalingFactor::ONE)
 }
 
 fn transposes(orientation: Orientation) -> bool {
@@ -124,9 +173,16 @@ fn with_image(bytes: &[u8], format: SourceFormat) -> Result<Raw, CodecError> {
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder = reader.into_decoder().map_err(image_error)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    // An unreadable profile is dropped, as browsers do.
+    let icc = decoder.icc_profile().ok().flatten();
     let image = DynamicImage::from_decoder(decoder).map_err(image_error)?;
-    let size = (image.width(), image.height());
-    Ok((image, size, orientation))
+    let stored_size = (image.width(), image.height());
+    Ok(Raw {
+        image,
+        stored_size,
+        orientation,
+        icc,
+    })
 }
 
 fn image_error(error: image::ImageError) -> CodecError {
@@ -142,9 +198,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cmyk_becomes_rgb() {
-        assert_eq!(cmyk_to_rgb(&[0, 255, 255, 0]), [255, 0, 0]);
-        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 255]), [0, 0, 0]);
-        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0]), [255, 255, 255]);
+    fn shrink_on_load_keeps_enough_pixels() {
+        let factor = |stored, wanted| {
+            let f = shrink_on_load(stored, wanted);
+            (f.num(), f.denom())
+        };
+        // A 4000×3000 photo: 320 px wide needs 1/8 (500), 2560 px needs 3/4 (3000).
+        assert_eq!(factor((4000, 3000), (320, 240)), (1, 8));
+        assert_eq!(factor((4000, 3000), (2560, 1920)), (3, 4));
+        assert_eq!(factor((4000, 3000), (2500, 1875)), (5, 8));
+        assert_eq!(factor((4000, 3000), (4000, 3000)), (1, 1));
+        // libjpeg-turbo rounds scaled sides up: 1/8 of 4001 is 501.
+        assert_eq!(factor((4001, 3000), (501, 1)), (1, 8));
     }
 }

@@ -3,6 +3,7 @@
 //! pool (`images/pool.rs`).
 
 mod animate;
+mod color;
 mod decode;
 mod encode;
 mod probe;
@@ -10,11 +11,14 @@ mod resize;
 
 use image::DynamicImage;
 
+use super::transform::OutputFormat;
+
 pub use animate::animated_webp;
+pub use color::ToSrgb;
 pub use decode::{Decoded, decode};
 pub use encode::encode;
 pub use probe::{Probe, probe};
-pub use resize::resize;
+pub use resize::{pad, resize};
 
 /// The formats sous reads. GIF and WebP animations are read as their first frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,16 @@ impl SourceFormat {
             SourceFormat::Png => "png",
             SourceFormat::Gif => "gif",
             SourceFormat::Webp => "webp",
+        }
+    }
+
+    /// The format a rendition in `format` is read back as, if sous can read it.
+    pub fn of(format: OutputFormat) -> Option<SourceFormat> {
+        match format {
+            OutputFormat::Jpeg => Some(SourceFormat::Jpeg),
+            OutputFormat::Png => Some(SourceFormat::Png),
+            OutputFormat::Webp => Some(SourceFormat::Webp),
+            OutputFormat::Avif => None,
         }
     }
 
@@ -120,5 +134,13 @@ impl Bitmap {
 
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            DynamicImage::ImageRgb8(pixels) => pixels,
+            DynamicImage::ImageRgba8(pixels) => pixels,
+            _ => unreachable!("a bitmap is RGB8 or RGBA8"),
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{DynamicImage, RgbImage, RgbaImage};
+use image::{DynamicImage, RgbImage, RgbaImage, imageops};
 
 use super::Bitmap;
 use crate::images::transform::Region;
@@ -37,4 +37,13 @@ pub fn resize(source: &Bitmap, region: Region, (width, height): (u32, u32)) -> B
         DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).expect("sized"))
     };
     Bitmap::new(image)
+}
+
+/// `picture` centred on a transparent `width`×`height` canvas (white where JPEG flattens it).
+pub fn pad(picture: &Bitmap, (width, height): (u32, u32)) -> Bitmap {
+    let mut canvas = RgbaImage::new(width, height);
+    let left = (width.saturating_sub(picture.width()) / 2).into();
+    let top = (height.saturating_sub(picture.height()) / 2).into();
+    imageops::replace(&mut canvas, &picture.0.to_rgba8(), left, top);
+    Bitmap::new(DynamicImage::ImageRgba8(canvas))
 }

@@ -175,3 +175,65 @@ pub fn near(actual: &Rgba<u8>, expected: [u8; 3], tolerance: u8) -> bool {
         .zip(expected)
         .all(|(a, e)| a.abs_diff(e) <= tolerance)
 }
+
+/// A Display P3 ICC profile, as phones embed it.
+pub fn display_p3() -> Vec<u8> {
+    moxcms::ColorProfile::new_display_p3().encode().unwrap()
+}
+
+/// A JPEG of one colour carrying the ICC profile `icc`.
+pub fn jpeg_with_profile(width: u16, height: u16, rgb: [u8; 3], icc: &[u8]) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height))
+        .flat_map(|_| rgb)
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 95);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
+    encoder.add_icc_profile(icc).unwrap();
+    encoder
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+/// An animated GIF of `frames` frames of `width`×`height`, red, green, blue and so on, 100 ms each.
+pub fn animated_gif(width: u16, height: u16, frames: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = image::codecs::gif::GifEncoder::new(&mut out);
+        encoder
+            .encode_frames((0..frames).map(|i| {
+                let [r, g, b] = [RED, GREEN, BLUE][i % 3];
+                image::Frame::from_parts(
+                    image::RgbaImage::from_pixel(width.into(), height.into(), Rgba([r, g, b, 255])),
+                    0,
+                    0,
+                    image::Delay::from_numer_denom_ms(100, 1),
+                )
+            }))
+            .unwrap();
+    }
+    out
+}
+
+/// The frames of an animated WebP.
+pub fn webp_frames(bytes: &[u8]) -> Vec<image::RgbaImage> {
+    use image::AnimationDecoder;
+    image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+        .unwrap()
+        .into_frames()
+        .map(|frame| frame.unwrap().into_buffer())
+        .collect()
+}
+
+/// The size an AVIF file declares (its `ispe` property); tests cannot decode AV1.
+pub fn avif_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[4..8], b"ftyp", "not an ISO-BMFF file");
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"ispe")
+        .expect("an ispe property");
+    let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    // The box type, then its version and flags, then width and height.
+    (word(at + 8), word(at + 12))
+}
