@@ -1,6 +1,6 @@
 //! Renditions per second, in process: decode (JPEG shrunk while decoding), resize, encode, for
 //! a 16 MP photo (the real one in `../shared/eval-photos` when present, else a generated one of
-//! the same size) to 320 and 2560 px wide WebP and JPEG, and a 320 px WebP from the 640 px
+//! the same size) to 320 and 2560 px wide WebP and JPEG and 320 px AVIF, and a 320 px WebP from the 640 px
 //! ladder rung, as deliveries do once the ladder exists. Plus the request-side work: parsing a
 //! query and negotiating a format.
 
@@ -59,6 +59,7 @@ fn renditions(c: &mut Criterion) {
         ("320 jpeg", "w=320", OutputFormat::Jpeg),
         ("2560 webp", "w=2560", OutputFormat::Webp),
         ("2560 jpeg", "w=2560", OutputFormat::Jpeg),
+        ("320 avif", "w=320", OutputFormat::Avif),
     ] {
         let target = [variant(query, size, format)];
         group.bench_function(name, |b| {
@@ -87,7 +88,7 @@ fn request_side(c: &mut Criterion) {
         b.iter(|| {
             let spec =
                 TransformSpec::parse(black_box("w=320&h=240&fit=cover&q=75")).expect("valid");
-            let format = negotiate(Some(black_box(accept)), false);
+            let format = negotiate(Some(black_box(accept)), false, true);
             spec.resolve(
                 (4896, 3264),
                 format,

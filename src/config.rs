@@ -221,6 +221,10 @@ pub struct ImageSettings {
     /// Renditions made when an image is registered, as query strings with a format:
     /// `["w=320&format=webp", "w=2560&format=webp"]`.
     pub presets: Vec<Preset>,
+    /// Largest AVIF (in pixels) made while a request waits; larger ones are made in the
+    /// background while the next best format stands in. rav1e takes about half a second for
+    /// 640×480 on one core, and seconds for more.
+    pub inline_avif_pixels: u64,
     /// Renditions clients asked for that are kept per image version; others are made on each
     /// request (behind a CDN, rarely), so URL variations cannot fill the store.
     pub max_derived_variants: u32,
@@ -242,9 +246,15 @@ impl Default for ImageSettings {
             ]
             .map(size)
             .to_vec(),
-            presets: ["w=320&format=webp", "w=320&format=avif", "w=2560&format=webp", "w=2560&format=avif"]
-                .map(preset)
-                .to_vec(),
+            presets: [
+                "w=320&format=webp",
+                "w=320&format=avif",
+                "w=2560&format=webp",
+                "w=2560&format=avif",
+            ]
+            .map(preset)
+            .to_vec(),
+            inline_avif_pixels: 640 * 480,
             max_derived_variants: 50,
         }
     }

@@ -60,11 +60,7 @@ pub async fn is_ready(
 }
 
 /// Makes a rendition from the best source there is, and keeps it.
-async fn make(
-    platform: &Platform,
-    image: &Image,
-    variant: &Variant,
-) -> Result<Bytes, ImageError> {
+async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<Bytes, ImageError> {
     let (key, format, size) = source(platform, image, variant).await?;
     let bytes = platform.store.get(&key).await.map_err(|e| match e {
         // Replaced or deleted while this request ran.

@@ -132,7 +132,10 @@ mod tests {
 
     #[test]
     fn qualities_order_the_choice() {
-        assert_eq!(negotiate(Some("image/webp;q=0.5, image/jpeg"), false, false), Jpeg);
+        assert_eq!(
+            negotiate(Some("image/webp;q=0.5, image/jpeg"), false, false),
+            Jpeg
+        );
         assert_eq!(
             negotiate(Some("image/webp;q=0.9, image/*;q=0.8"), false, false),
             Webp
@@ -155,8 +158,14 @@ mod tests {
 
     #[test]
     fn malformed_ranges_are_skipped() {
-        assert_eq!(negotiate(Some("image/webp;q=2, image/png"), false, false), Png);
-        assert_eq!(negotiate(Some("webp, ;;, image/webp;q=abc"), false, false), Jpeg);
+        assert_eq!(
+            negotiate(Some("image/webp;q=2, image/png"), false, false),
+            Png
+        );
+        assert_eq!(
+            negotiate(Some("webp, ;;, image/webp;q=abc"), false, false),
+            Jpeg
+        );
         assert_eq!(negotiate(Some(" IMAGE/WEBP ; Q=0.7 "), false, false), Webp);
     }
 

@@ -224,11 +224,18 @@ impl Dpr {
         let error = || SpecError::Dpr(shown(value));
         let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
         let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() || whole.len() > 1 || fraction.len() > 2 || !digits(whole) || !digits(fraction) {
+        if whole.is_empty()
+            || whole.len() > 1
+            || fraction.len() > 2
+            || !digits(whole)
+            || !digits(fraction)
+        {
             return Err(error());
         }
         let hundredths = whole.parse::<u32>().map_err(|_| error())? * 100
-            + format!("{fraction:0<2}").parse::<u32>().map_err(|_| error())?;
+            + format!("{fraction:0<2}")
+                .parse::<u32>()
+                .map_err(|_| error())?;
         if !(100..=400).contains(&hundredths) {
             return Err(error());
         }
@@ -440,8 +447,7 @@ impl TransformSpec {
                 // The largest centred region of the picture with the box's proportions; a box
                 // larger than that region gets the region at its own size, since nothing is
                 // enlarged.
-                let region = if u64::from(width) * u64::from(h) > u64::from(height) * u64::from(w)
-                {
+                let region = if u64::from(width) * u64::from(h) > u64::from(height) * u64::from(w) {
                     (scaled(height, w, h), height)
                 } else {
                     (width, scaled(width, h, w))
@@ -488,6 +494,10 @@ pub struct Preset {
 }
 
 impl Preset {
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
     pub fn resolve(&self, size: (u32, u32), default_long_side: Dimension) -> Variant {
         self.spec.resolve(size, self.format, default_long_side)
     }
@@ -951,7 +961,9 @@ mod tests {
         for good in ["1", "1.5", "2.25", "4", "4.0", "4.00"] {
             assert!(parse(&format!("w=10&dpr={good}")).is_ok(), "{good}");
         }
-        for bad in ["0.99", "4.01", "5", "0", "1.234", "", "x", "-1", "1e0", "10"] {
+        for bad in [
+            "0.99", "4.01", "5", "0", "1.234", "", "x", "-1", "1e0", "10",
+        ] {
             assert_eq!(
                 parse(&format!("w=10&dpr={bad}")).unwrap_err(),
                 format!("dpr must be a number from 1 to 4 with at most two decimals, got `{bad}`"),

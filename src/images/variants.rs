@@ -143,15 +143,17 @@ pub fn render(
         .iter()
         .map(|variant| needed(variant, size))
         .fold((1, 1), |a, b| (a.0.max(b.0), a.1.max(b.1)));
-    let decoded = codec::decode(bytes, format, Some(needed))?;
+    let mut decoded = Some(codec::decode(bytes, format, Some(needed))?);
     let mut order: Vec<usize> = (0..targets.len()).collect();
     order.sort_by_key(|&i| {
         std::cmp::Reverse(u64::from(targets[i].width()) * u64::from(targets[i].height()))
     });
     let mut made: Vec<Bitmap> = Vec::new();
     let mut encoded: Vec<Option<Vec<u8>>> = vec![None; targets.len()];
+    let last = order.last().copied();
     for i in order {
         let variant = &targets[i];
+        let source_picture = decoded.as_ref().expect("decoded until the last target");
         let picture = variant.picture_size(size);
         let region = variant.region(size);
         // Any target showing the whole picture can be resized from a larger one already made.
@@ -161,9 +163,13 @@ pub fn render(
             .min_by_key(|b| b.width());
         let (source, to_srgb) = match smaller_source {
             Some(bitmap) if variant.shape() != Shape::Cover => (bitmap, None),
-            _ => (&decoded.bitmap, decoded.to_srgb.as_ref()),
+            _ => (&source_picture.bitmap, source_picture.to_srgb.clone()),
         };
         let mut bitmap = codec::resize(source, region, picture);
+        if Some(i) == last {
+            // Not needed any more: freed before encoding, which is when memory peaks.
+            decoded = None;
+        }
         if let Some(to_srgb) = to_srgb {
             to_srgb.apply(&mut bitmap);
         }

@@ -89,7 +89,9 @@ impl Metrics {
                 "image_rendition_duration_seconds",
                 "Time to make an image rendition",
             )
-            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["format"],
         )
         .expect("valid metric");

@@ -9,9 +9,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
+use crate::images::codec::SourceFormat;
+use crate::images::deliver::{self, MakeRendition};
 use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
-use crate::images::deliver::{self, MakeRendition};
 use crate::images::rows::Image;
 use crate::images::transform::{FormatChoice, OutputFormat, TransformSpec, Variant};
 use crate::images::{ImageError, hot};
@@ -24,9 +25,6 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REDIRECT: &str = "public, max-age=300";
 /// How long a stand-in for an AVIF being made may be cached: caches then fetch the AVIF.
 const STAND_IN: &str = "public, max-age=60";
-/// Largest AVIF made while a request waits (about 640×480; rav1e takes a few hundred
-/// milliseconds for it): larger ones are made in the background, and served once made.
-const INLINE_AVIF_PIXELS: u64 = 640 * 480;
 
 /// An image, resized and encoded as asked; without `format`, in the best format the client's
 /// `Accept` names (AVIF or WebP when named, else JPEG, or PNG for transparency). A large AVIF
@@ -143,16 +141,20 @@ fn resolve(
 
 /// The rendition for `format=auto`, and whether it stands in for an AVIF being made: AVIF
 /// where the client prefers it and it is made already or small enough to make now; otherwise
-/// the next best format, while the AVIF is made in the background.
+/// the next best format, while the AVIF is made in the background. GIF and WebP originals are
+/// never negotiated to AVIF, so that animations stay animated.
 async fn auto(
     platform: &Platform,
     spec: &TransformSpec,
     image: &Image,
     accept: Option<&str>,
 ) -> Result<(Variant, bool), ImageError> {
-    let best = resolve(platform, spec, image, negotiate(accept, image.has_alpha, true));
+    // A GIF or WebP may be an animation, which only WebP keeps.
+    let may_animate = matches!(image.format, SourceFormat::Gif | SourceFormat::Webp);
+    let best = negotiate(accept, image.has_alpha, !may_animate);
+    let best = resolve(platform, spec, image, best);
     if best.format() != OutputFormat::Avif
-        || best.pixels() <= INLINE_AVIF_PIXELS
+        || best.pixels() <= platform.settings.images.inline_avif_pixels
         || deliver::is_ready(platform, image, &best).await?
     {
         return Ok((best, false));

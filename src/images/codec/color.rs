@@ -123,7 +123,10 @@ mod tests {
     fn cmyk_without_a_profile_uses_the_formula() {
         assert_eq!(cmyk_to_rgb(&[0, 255, 255, 0], None), [255, 0, 0]);
         assert_eq!(cmyk_to_rgb(&[0, 0, 0, 255], None), [0, 0, 0]);
-        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0], Some(b"not a profile")), [255, 255, 255]);
+        assert_eq!(
+            cmyk_to_rgb(&[0, 0, 0, 0], Some(b"not a profile")),
+            [255, 255, 255]
+        );
     }
 
     #[test]
@@ -138,23 +141,23 @@ mod tests {
         let p3 = ColorProfile::new_display_p3().encode().unwrap();
         let transform = ToSrgb::from_icc(&p3).expect("P3 is not sRGB");
         // Pure P3 red lies outside sRGB: it clips to sRGB red. A P3 mid grey stays grey.
-        let mut bitmap = Bitmap::new(DynamicImage::ImageRgb8(RgbImage::from_raw(
-            2,
-            1,
-            vec![255, 0, 0, 128, 128, 128],
-        )
-        .unwrap()));
+        let mut bitmap = Bitmap::new(DynamicImage::ImageRgb8(
+            RgbImage::from_raw(2, 1, vec![255, 0, 0, 128, 128, 128]).unwrap(),
+        ));
         transform.apply(&mut bitmap);
         let pixels = bitmap.as_bytes();
-        assert!(pixels[0] >= 250 && pixels[1] <= 5 && pixels[2] <= 5, "{pixels:?}");
-        assert!(pixels[3..].iter().all(|&c| c.abs_diff(128) <= 2), "{pixels:?}");
+        assert!(
+            pixels[0] >= 250 && pixels[1] <= 5 && pixels[2] <= 5,
+            "{pixels:?}"
+        );
+        assert!(
+            pixels[3..].iter().all(|&c| c.abs_diff(128) <= 2),
+            "{pixels:?}"
+        );
         // A P3 colour inside sRGB moves: P3 (200, 100, 50) is more saturated than sRGB's.
-        let mut orange = Bitmap::new(DynamicImage::ImageRgb8(RgbImage::from_raw(
-            1,
-            1,
-            vec![200, 100, 50],
-        )
-        .unwrap()));
+        let mut orange = Bitmap::new(DynamicImage::ImageRgb8(
+            RgbImage::from_raw(1, 1, vec![200, 100, 50]).unwrap(),
+        ));
         transform.apply(&mut orange);
         let out = orange.as_bytes();
         assert!(out[0] > 205 && out[2] < 50, "{out:?}");

@@ -76,11 +76,7 @@ fn avif(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
         // One thread: renditions already run one per core.
         .with_num_threads(Some(1));
     let encoded = if bitmap.has_alpha() {
-        encoder.encode_rgba(ravif::Img::new(
-            bitmap.as_bytes().as_rgba(),
-            width,
-            height,
-        ))
+        encoder.encode_rgba(ravif::Img::new(bitmap.as_bytes().as_rgba(), width, height))
     } else {
         encoder.encode_rgb(ravif::Img::new(bitmap.as_bytes().as_rgb(), width, height))
     };
