@@ -229,8 +229,17 @@ async fn a_dead_printer_is_retried_then_the_job_fails_with_the_reason() {
             "{backend:?}"
         );
 
-        let (_, dead) = get_json(&app, &app.admin_token(), "/v1/admin/jobs?queue=print").await;
-        let dead = dead["items"].as_array().unwrap();
+        // The job marks its print failed before the runner records the dead letter.
+        let admin = app.admin_token();
+        let dead_letters = || async {
+            let (_, dead) = get_json(&app, &admin, "/v1/admin/jobs?queue=print").await;
+            dead["items"].as_array().unwrap().clone()
+        };
+        eventually(Duration::from_secs(10), || async {
+            !dead_letters().await.is_empty()
+        })
+        .await;
+        let dead = dead_letters().await;
         assert_eq!(dead.len(), 1, "{backend:?}: {dead:?}");
         assert_eq!(dead[0]["kind"], "labels.print");
         assert_eq!(dead[0]["payload"]["print_job_id"], id);
