@@ -101,7 +101,7 @@ impl MakeRendition {
     /// until it exists queue nothing more.
     pub async fn queue(platform: &Platform, image: &Image, variant: Variant) {
         let key = keys::variant(image.id, &image.version, &variant);
-        if !hot::first_queueing(key).await {
+        if !hot::first_queueing(key.clone()).await {
             return;
         }
         let job = MakeRendition {
@@ -110,7 +110,9 @@ impl MakeRendition {
             variant,
         };
         if let Err(error) = platform.jobs.enqueue(&job).await {
-            tracing::warn!(image_id = %image.id, %error, "cannot queue a rendition; it is made when asked for a fixed format");
+            // The next request tries again.
+            hot::forget_queueing(&key).await;
+            tracing::warn!(image_id = %image.id, %error, "cannot queue a rendition");
         }
     }
 }

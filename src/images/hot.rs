@@ -1,7 +1,8 @@
 //! In-process caches on the path of `/i/…`, shared by everything in the process: image rows
-//! for a few seconds, and rendition bytes bounded by size. Renditions never change (their key
-//! holds the image version), so only rows can go stale: a replace or delete shows at once in
-//! this process and within [`ROW_TTL`] in the others.
+//! for a few seconds, rendition bytes bounded by size (which also makes concurrent requests
+//! for one rendition share a single making of it), and which renditions were queued.
+//! Renditions never change (their key holds the image version), so only rows can go stale: a
+//! replace or delete shows at once in this process and within [`ROW_TTL`] in the others.
 
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -77,4 +78,8 @@ pub async fn has_rendition(key: &ObjectKey) -> bool {
 /// background is queued once, however many requests ask for it meanwhile.
 pub async fn first_queueing(key: ObjectKey) -> bool {
     QUEUED.entry(key).or_insert(()).await.is_fresh()
+}
+
+pub async fn forget_queueing(key: &ObjectKey) {
+    QUEUED.invalidate(key).await;
 }
