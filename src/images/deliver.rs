@@ -13,7 +13,7 @@ use super::codec::SourceFormat;
 use super::entity::variant::VariantKind;
 use super::error::ImageError;
 use super::hot;
-use super::keys::{self, Version};
+use super::keys;
 use super::pool;
 use super::rows::{self, Image};
 use super::transform::{OutputFormat, Variant};
@@ -123,15 +123,8 @@ impl Job for MakeRendition {
 
     #[tracing::instrument(skip_all, fields(image_id = %self.image_id, variant = %self.variant.name()))]
     async fn run(self, platform: Platform) -> Result<(), JobError> {
-        let version = Version::parse(&self.version).ok_or_else(|| {
-            JobError::permanent(anyhow::anyhow!("bad version {:?}", self.version))
-        })?;
-        let image = rows::find(&platform.db, self.image_id)
-            .await
-            .map_err(JobError::retry)?
-            .filter(|image| image.version == version);
-        let Some(image) = image else {
-            tracing::info!("the image was replaced or deleted; nothing to make");
+        let Some(image) = variants::still_current(&platform, self.image_id, &self.version).await?
+        else {
             return Ok(());
         };
         if is_ready(&platform, &image, &self.variant)

@@ -41,15 +41,7 @@ impl Job for GenerateVariants {
 
     #[tracing::instrument(skip_all, fields(image_id = %self.image_id, version = %self.version))]
     async fn run(self, platform: Platform) -> Result<(), JobError> {
-        let version = Version::parse(&self.version).ok_or_else(|| {
-            JobError::permanent(anyhow::anyhow!("bad version {:?}", self.version))
-        })?;
-        let image = rows::find(&platform.db, self.image_id)
-            .await
-            .map_err(JobError::retry)?
-            .filter(|image| image.version == version);
-        let Some(image) = image else {
-            tracing::info!("the image was replaced or deleted; nothing to make");
+        let Some(image) = still_current(&platform, self.image_id, &self.version).await? else {
             return Ok(());
         };
         let stored: HashSet<String> = rows::variants(&platform.db, image.id, &image.version)
@@ -92,6 +84,25 @@ impl Job for GenerateVariants {
         tracing::info!(made, "variants made");
         Ok(())
     }
+}
+
+/// The image a job was queued for, unless that version was replaced or deleted since (then
+/// there is nothing to make).
+pub(super) async fn still_current(
+    platform: &Platform,
+    image_id: Uuid,
+    version: &str,
+) -> Result<Option<Image>, JobError> {
+    let version = Version::parse(version)
+        .ok_or_else(|| JobError::permanent(anyhow::anyhow!("bad version {version:?}")))?;
+    let image = rows::find(&platform.db, image_id)
+        .await
+        .map_err(JobError::retry)?
+        .filter(|image| image.version == version);
+    if image.is_none() {
+        tracing::info!("the image was replaced or deleted; nothing to make");
+    }
+    Ok(image)
 }
 
 /// What is made ahead for `image`: the ladder's rungs narrower than the picture, then the

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::body_within;
@@ -13,7 +13,7 @@ use crate::images::register::{self, Source};
 use crate::images::rows::{self, Image};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, Problem, next_cursor, page_limit};
+use crate::platform::http::{ApiError, ListQuery, Problem, next_cursor, page_limit};
 
 /// An image as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -204,17 +204,6 @@ pub(super) async fn delete(
     let image = owned(&platform, &principal, &id).await?;
     register::delete(&platform, &image).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ListQuery {
-    /// Cursor: the `next` of the previous page.
-    after: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    limit: Option<u64>,
-    /// Admins only: one owner's images (default: everyone's). Others always see their own.
-    owner: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

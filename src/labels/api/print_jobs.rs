@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::off_the_runtime;
@@ -14,7 +14,7 @@ use crate::labels::job::PrintLabels;
 use crate::labels::print_log::{self, CreateError, LabelSubstitution, NewPrintJob, Summary};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, Problem, next_cursor, page_limit};
+use crate::platform::http::{ApiError, ListQuery, Problem, next_cursor, page_limit};
 
 /// A print job as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -213,17 +213,6 @@ pub(super) async fn preview(
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(preview.preview))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ListQuery {
-    /// Cursor: the `next` of the previous page.
-    after: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    limit: Option<u64>,
-    /// Admins only: one owner's jobs (default: everyone's). Others always see their own.
-    owner: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -190,6 +190,18 @@ pub async fn observe(
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 500;
 
+/// The query of every owner-scoped list endpoint.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Cursor: the `next` of the previous page.
+    pub after: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u64>,
+    /// Admins only: one owner's items (default: everyone's). Others always see their own.
+    pub owner: Option<String>,
+}
+
 /// The page size a list request asked for, or a 400 naming `limit`.
 pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
