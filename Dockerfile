@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 
 FROM rust:1-bookworm AS builder
-# cmake/nasm/pkg-config: the C parts of aws-lc and of the image codecs.
+# cmake/nasm/pkg-config: the C parts of aws-lc and of the image codecs. libde265/libdav1d: the
+# HEVC and AV1 decoders of the libheif built into sous (HEIC and AVIF uploads).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake nasm pkg-config \
+    && apt-get install -y --no-install-recommends cmake nasm pkg-config libde265-dev libdav1d-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 
@@ -36,9 +37,10 @@ RUN touch src/main.rs src/lib.rs migrations/src/lib.rs \
     && objcopy --compress-debug-sections=zlib target/release/sous /usr/local/bin/sous
 
 FROM debian:bookworm-slim
-# fonts-ipafont-gothic: the labels PDF draws Japanese text.
+# fonts-ipafont-gothic: the labels PDF draws Japanese text. libde265-0/libdav1d6: see above.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates fonts-ipafont-gothic \
+        libde265-0 libdav1d6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/sous --shell /usr/sbin/nologin sous \
     && mkdir -p /var/lib/sous \

@@ -168,12 +168,12 @@ async fn source(
                 && rung.height() >= needed.1
                 && stored.iter().any(|row| row.name == rung.name())
         })
-        .filter_map(|(rung, _)| Some((rung, SourceFormat::of(rung.format())?)))
-        .min_by_key(|(rung, _)| rung.width());
+        .map(|(rung, _)| rung)
+        .min_by_key(|rung| rung.width());
     Ok(match rung {
-        Some((rung, format)) => (
+        Some(rung) => (
             keys::variant(image.id, &image.version, &rung),
-            format,
+            SourceFormat::of(rung.format()),
             (rung.width(), rung.height()),
         ),
         None => original,

@@ -18,7 +18,15 @@ use crate::platform::uploads::{
 };
 
 /// What a direct upload may declare as its `Content-Type`.
-pub const CONTENT_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+pub const CONTENT_TYPES: [&str; 7] = [
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/heic",
+    "image/heif",
+];
 
 /// Records an upload for `owner` and returns it with the URL to put the file to.
 pub async fn start(
@@ -106,7 +114,11 @@ mod tests {
     #[test]
     fn every_content_type_is_a_format_sous_reads() {
         for content_type in CONTENT_TYPES {
-            let name = content_type.trim_start_matches("image/");
+            // HEIF is HEIC's container, whichever codec is inside; libheif reads both.
+            let name = match content_type.trim_start_matches("image/") {
+                "heif" => "heic",
+                other => other,
+            };
             assert!(
                 crate::images::codec::SourceFormat::parse(name).is_some(),
                 "{content_type}"

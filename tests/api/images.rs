@@ -755,15 +755,15 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
     for (bytes, detail) in [
         (
             zip(),
-            "the upload is a ZIP archive, not an image; sous accepts JPEG, PNG, GIF and WebP",
+            "the upload is a ZIP archive, not an image; sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC",
         ),
         (
             svg(),
-            "the upload is SVG, which is not accepted: it can carry scripts; sous accepts JPEG, PNG, GIF and WebP",
+            "the upload is SVG, which is not accepted: it can carry scripts; sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC",
         ),
         (
             Vec::new(),
-            "the upload is empty; sous accepts JPEG, PNG, GIF and WebP",
+            "the upload is empty; sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC",
         ),
     ] {
         let (status, body) = upload(&app, &token, bytes).await;
@@ -800,6 +800,60 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
         .unwrap();
     assert_eq!(listed["items"].as_array().unwrap().len(), 0);
     assert!(objects_under(&app, "images").await.is_empty());
+}
+
+/// Phones save HEIC, newer ones AVIF: both register at their size and are served in formats
+/// browsers show, converted to sRGB and without the original's metadata.
+#[tokio::test]
+async fn heic_and_avif_uploads_are_served_in_web_formats() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let original = fixture("meal.heic");
+    // The camera's EXIF and XMP are in the file, and must not come out.
+    assert!(contains(&original, b"Canon"));
+    let meal = registered(&app, original).await;
+    assert_eq!(
+        (
+            meal["format"].as_str(),
+            meal["width"].as_u64(),
+            meal["height"].as_u64(),
+            &meal["has_alpha"]
+        ),
+        (Some("heic"), Some(160), Some(120), &Value::Bool(false))
+    );
+    for (accept, content_type) in [(None, "image/jpeg"), (Some("image/webp,*/*"), "image/webp")] {
+        let response = fetch(&app, &format!("{}?w=80", path(&meal)), accept).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[CONTENT_TYPE], content_type);
+        let bytes = response.bytes().await.unwrap();
+        assert!(!contains(&bytes, b"Canon") && !contains(&bytes, b"Exif"));
+        assert_eq!(pixels(&bytes).dimensions(), (80, 60));
+    }
+
+    // Transparency: a PNG by default, the transparent half still transparent.
+    let sticker = registered(&app, fixture("sticker.avif")).await;
+    assert_eq!(
+        (sticker["format"].as_str(), &sticker["has_alpha"]),
+        (Some("avif"), &Value::Bool(true))
+    );
+    let (content_type, served) = picture(&app, &path(&sticker)).await;
+    assert_eq!(content_type, "image/png");
+    assert_eq!(served.get_pixel(8, 24).0[3], 0);
+    assert!(near(served.get_pixel(56, 24), [200, 40, 40], 4));
+
+    // (0, 200, 0) in Display P3, said by the AVIF's nclx box: a brighter green in sRGB.
+    let green = registered(&app, fixture("p3-green.avif")).await;
+    let (_, served) = picture(&app, &format!("{}?format=png", path(&green))).await;
+    let [r, g, b, _] = served.get_pixel(16, 16).0;
+    assert!(r < 5 && g > 200 && b < 5, "{r} {g} {b}");
+
+    let heic = fixture("meal.heic");
+    let (status, body) = upload(
+        &app,
+        &app.token("alice", &[]),
+        heic[..heic.len() / 2].to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test]

@@ -108,7 +108,7 @@ fn created(image: Image, new: bool, platform: &Platform) -> HttpResponse {
         (status = 400, body = Problem, content_type = "application/problem+json", description = "Corrupt or truncated"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "Too many bytes, pixels or frames"),
-        (status = 415, body = Problem, content_type = "application/problem+json", description = "Not JPEG, PNG, GIF or WebP (SVG is refused)"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "Not JPEG, PNG, GIF, WebP, AVIF or HEIC (SVG is refused)"),
         (status = 503, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -92,7 +92,9 @@ fn frames(
             let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
             (decoder.into_frames(), orientation)
         }
-        SourceFormat::Jpeg | SourceFormat::Png => return Ok(None),
+        SourceFormat::Jpeg | SourceFormat::Png | SourceFormat::Avif | SourceFormat::Heic => {
+            return Ok(None);
+        }
     };
     Ok(Some((frames, orientation)))
 }

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use moxcms::{ColorProfile, DataColorSpace, Layout, Transform8BitExecutor, TransformOptions};
+use moxcms::{
+    CicpColorPrimaries, CicpProfile, ColorProfile, DataColorSpace, Layout, MatrixCoefficients,
+    TransferCharacteristics, Transform8BitExecutor, TransformOptions,
+};
 
 use super::Bitmap;
 
@@ -28,7 +31,37 @@ impl ToSrgb {
     /// sRGB already. A broken profile is no reason to refuse a picture: it is shown as sRGB,
     /// as browsers do.
     pub fn from_icc(icc: &[u8]) -> Option<ToSrgb> {
-        let profile = ColorProfile::new_from_slice(icc).ok()?;
+        Self::from_profile(&ColorProfile::new_from_slice(icc).ok()?)
+    }
+
+    /// The conversion for colour primaries and a transfer curve given as ITU-T H.273 code
+    /// points (an AVIF's nclx box); none for sRGB's, or for codes without a defined curve.
+    pub fn from_cicp(primaries: u8, transfer: u8) -> Option<ToSrgb> {
+        let cicp = CicpProfile {
+            color_primaries: CicpColorPrimaries::try_from(primaries).ok()?,
+            transfer_characteristics: TransferCharacteristics::try_from(transfer).ok()?,
+            // The matrix only matters for YCbCr, and libheif has converted to RGB already.
+            matrix_coefficients: MatrixCoefficients::Bt709,
+            full_range: true,
+        };
+        let undefined = matches!(
+            cicp.color_primaries,
+            CicpColorPrimaries::Reserved | CicpColorPrimaries::Unspecified
+        ) || matches!(
+            cicp.transfer_characteristics,
+            TransferCharacteristics::Reserved | TransferCharacteristics::Unspecified
+        );
+        if undefined {
+            return None;
+        }
+        let mut profile = ColorProfile::new_srgb();
+        // Its return value is false even when it rewrites the profile: the guard above is what
+        // makes sure it can.
+        profile.update_rgb_colorimetry_from_cicp(cicp);
+        Self::from_profile(&profile)
+    }
+
+    fn from_profile(profile: &ColorProfile) -> Option<ToSrgb> {
         if profile.color_space != DataColorSpace::Rgb {
             return None;
         }
@@ -134,6 +167,19 @@ mod tests {
         let srgb = ColorProfile::new_srgb().encode().unwrap();
         assert!(ToSrgb::from_icc(&srgb).is_none());
         assert!(ToSrgb::from_icc(b"garbage").is_none());
+    }
+
+    #[test]
+    fn cicp_code_points_make_profiles() {
+        // BT.709 primaries with the sRGB curve (13) or BT.709's (1): no conversion worth doing.
+        assert!(ToSrgb::from_cicp(1, 13).is_none());
+        // Display P3 (primaries 12, sRGB curve) and BT.2020 are not sRGB.
+        assert!(ToSrgb::from_cicp(12, 13).is_some());
+        assert!(ToSrgb::from_cicp(9, 1).is_some());
+        // Unspecified (2) or reserved codes: shown as they are.
+        assert!(ToSrgb::from_cicp(2, 2).is_none());
+        assert!(ToSrgb::from_cicp(12, 2).is_none());
+        assert!(ToSrgb::from_cicp(200, 13).is_none());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! thumbnail of a 16 MP photo decodes about 250 thousand pixels, not 16 million. It can also
 //! scale by other eighths, but those IDCTs are plain C: measured here, a 7/8 decode took longer
 //! than a full one with SIMD. `jpeg-decoder` reads the markers (EXIF, ICC) and decodes the rare
-//! CMYK JPEG, whose Adobe conventions it knows. PNG, GIF and WebP go through `image`.
+//! CMYK JPEG, whose Adobe conventions it knows. PNG, GIF and WebP go through `image`, AVIF and
+//! HEIC through libheif (`heif.rs`).
 
 use std::io::Cursor;
 
@@ -11,7 +12,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use super::color::{ToSrgb, cmyk_to_rgb};
-use super::{Bitmap, CodecError, SourceFormat};
+use super::{Bitmap, CodecError, SourceFormat, heif};
 
 /// Most progressive scans a JPEG may have: each one is a pass over the whole picture, so a file
 /// of thousands of tiny scans would take minutes (libjpeg-turbo's advice for untrusted input).
@@ -38,9 +39,19 @@ pub fn decode(
         mut image,
         stored_size,
         orientation,
-        icc,
+        to_srgb,
     } = match format {
         SourceFormat::Jpeg => jpeg(bytes, at_least)?,
+        SourceFormat::Avif | SourceFormat::Heic => {
+            let (image, to_srgb) = heif::decode(bytes)?;
+            Raw {
+                stored_size: (image.width(), image.height()),
+                image,
+                // libheif has applied the container's rotation and mirroring.
+                orientation: Orientation::NoTransforms,
+                to_srgb,
+            }
+        }
         other => with_image(bytes, other)?,
     };
     image.apply_orientation(orientation);
@@ -52,7 +63,7 @@ pub fn decode(
     Ok(Decoded {
         bitmap: Bitmap::new(image),
         full_size,
-        to_srgb: icc.as_deref().and_then(ToSrgb::from_icc),
+        to_srgb,
     })
 }
 
@@ -60,7 +71,7 @@ struct Raw {
     image: DynamicImage,
     stored_size: (u32, u32),
     orientation: Orientation,
-    icc: Option<Vec<u8>>,
+    to_srgb: Option<ToSrgb>,
 }
 
 fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
@@ -93,7 +104,7 @@ fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
             stored_size,
             orientation,
             // Converted already; a CMYK profile means nothing to RGB pixels.
-            icc: None,
+            to_srgb: None,
         });
     }
     let turbo = |e: turbojpeg::Error| CodecError::corrupt(e);
@@ -125,7 +136,7 @@ fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
         image: DynamicImage::ImageRgb8(image),
         stored_size,
         orientation,
-        icc,
+        to_srgb: icc.as_deref().and_then(ToSrgb::from_icc),
     })
 }
 
@@ -157,7 +168,9 @@ fn with_image(bytes: &[u8], format: SourceFormat) -> Result<Raw, CodecError> {
         SourceFormat::Png => image::ImageFormat::Png,
         SourceFormat::Gif => image::ImageFormat::Gif,
         SourceFormat::Webp => image::ImageFormat::WebP,
-        SourceFormat::Jpeg => unreachable!("JPEG has its own decoder"),
+        SourceFormat::Jpeg | SourceFormat::Avif | SourceFormat::Heic => {
+            unreachable!("JPEG and HEIF have their own decoders")
+        }
     };
     // `image`'s default allocation limit (512 MiB) stays on: the probe checked the size a header
     // claims, this also stops a frame or chunk that asks for more than its header says.
@@ -172,7 +185,7 @@ fn with_image(bytes: &[u8], format: SourceFormat) -> Result<Raw, CodecError> {
         image,
         stored_size,
         orientation,
-        icc,
+        to_srgb: icc.as_deref().and_then(ToSrgb::from_icc),
     })
 }
 

@@ -6,6 +6,7 @@ mod animate;
 mod color;
 mod decode;
 mod encode;
+mod heif;
 mod probe;
 mod resize;
 
@@ -20,13 +21,16 @@ pub use encode::encode;
 pub use probe::{Probe, probe};
 pub use resize::{pad, resize};
 
-/// The formats sous reads. GIF and WebP animations are read as their first frame.
+/// The formats sous reads. GIF and WebP animations are read as their first frame; AVIF and
+/// HEIC are read as their primary (still) image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
     Jpeg,
     Png,
     Gif,
     Webp,
+    Avif,
+    Heic,
 }
 
 impl SourceFormat {
@@ -36,16 +40,18 @@ impl SourceFormat {
             SourceFormat::Png => "png",
             SourceFormat::Gif => "gif",
             SourceFormat::Webp => "webp",
+            SourceFormat::Avif => "avif",
+            SourceFormat::Heic => "heic",
         }
     }
 
-    /// The format a rendition in `format` is read back as, if sous can read it.
-    pub fn of(format: OutputFormat) -> Option<SourceFormat> {
+    /// The format a rendition in `format` is read back as.
+    pub fn of(format: OutputFormat) -> SourceFormat {
         match format {
-            OutputFormat::Jpeg => Some(SourceFormat::Jpeg),
-            OutputFormat::Png => Some(SourceFormat::Png),
-            OutputFormat::Webp => Some(SourceFormat::Webp),
-            OutputFormat::Avif => None,
+            OutputFormat::Jpeg => SourceFormat::Jpeg,
+            OutputFormat::Png => SourceFormat::Png,
+            OutputFormat::Webp => SourceFormat::Webp,
+            OutputFormat::Avif => SourceFormat::Avif,
         }
     }
 
@@ -55,6 +61,8 @@ impl SourceFormat {
             SourceFormat::Png,
             SourceFormat::Gif,
             SourceFormat::Webp,
+            SourceFormat::Avif,
+            SourceFormat::Heic,
         ]
         .into_iter()
         .find(|f| f.as_str() == name)

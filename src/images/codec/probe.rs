@@ -5,14 +5,15 @@
 
 use std::io::Cursor;
 
-use super::{CodecError, Limits, SourceFormat};
+use super::{CodecError, Limits, SourceFormat, heif};
 
-const ACCEPTED: &str = "sous accepts JPEG, PNG, GIF and WebP";
+const ACCEPTED: &str = "sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Probe {
     pub format: SourceFormat,
-    /// As stored, before any EXIF rotation.
+    /// As stored, before any EXIF rotation (for AVIF and HEIC, as shown: their rotation is
+    /// part of the container).
     pub width: u32,
     pub height: u32,
 }
@@ -49,6 +50,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe, CodecError> {
             check_frames(u64::from(decoder.num_frames()), limits)?;
             decoder.dimensions()
         }
+        SourceFormat::Avif | SourceFormat::Heic => heif::dimensions(bytes)?,
     };
     if width == 0 || height == 0 {
         return Err(CodecError::corrupt("it has no pixels"));
@@ -116,13 +118,16 @@ fn sniff(bytes: &[u8]) -> Result<SourceFormat, CodecError> {
     if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
         return Ok(SourceFormat::Webp);
     }
+    if let Some(format) = heif_brand(bytes) {
+        return Ok(format);
+    }
     let what = if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
         "a ZIP archive, not an image".to_string()
     } else if looks_like_svg(bytes) {
         // Scripts inside would run on sous's origin, and it has no pixel size to resize.
         "SVG, which is not accepted: it can carry scripts".to_string()
     } else if bytes.get(4..8) == Some(b"ftyp") {
-        "HEIF or AVIF, which are not accepted yet".to_string()
+        "an ISO media file (a video?) that is neither AVIF nor HEIC".to_string()
     } else if bytes.is_empty() {
         "empty".to_string()
     } else {
@@ -131,6 +136,34 @@ fn sniff(bytes: &[u8]) -> Result<SourceFormat, CodecError> {
     Err(CodecError::Unsupported(format!(
         "the upload is {what}; {ACCEPTED}"
     )))
+}
+
+/// AVIF or HEIC, by the brands of the leading `ftyp` box: the major brand and the compatible
+/// ones (an AVIF often has the major brand `mif1` and `avif` among the others). Generic HEIF
+/// (`mif1` alone) is left to libheif, which reads whichever codec is inside.
+fn heif_brand(bytes: &[u8]) -> Option<SourceFormat> {
+    if bytes.get(4..8) != Some(b"ftyp") {
+        return None;
+    }
+    let size = usize::try_from(be_u32(bytes.get(0..4)?)).ok()?;
+    let ftyp = bytes.get(8..size.min(bytes.len()))?;
+    // Major brand, minor version, then compatible brands.
+    let brands: Vec<&[u8]> = ftyp
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, brand)| brand)
+        .collect();
+    let has = |names: &[&[u8; 4]]| brands.iter().any(|b| names.iter().any(|n| *b == *n));
+    if has(&[b"avif", b"avis"]) {
+        Some(SourceFormat::Avif)
+    } else if has(&[
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
+    ]) {
+        Some(SourceFormat::Heic)
+    } else {
+        None
+    }
 }
 
 fn looks_like_svg(bytes: &[u8]) -> bool {
@@ -176,15 +209,36 @@ mod tests {
         );
         assert_eq!(
             unsupported(b"PK\x03\x04\x14\x00rest of a zip"),
-            "the upload is a ZIP archive, not an image; sous accepts JPEG, PNG, GIF and WebP"
+            "the upload is a ZIP archive, not an image; sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC"
         );
         assert_eq!(
             unsupported(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
-            "the upload is SVG, which is not accepted: it can carry scripts; sous accepts JPEG, PNG, GIF and WebP"
+            "the upload is SVG, which is not accepted: it can carry scripts; sous accepts JPEG, PNG, GIF, WebP, AVIF and HEIC"
         );
-        assert!(unsupported(b"\0\0\0\x20ftypheic").contains("HEIF"));
+        assert!(unsupported(b"\0\0\0\x14ftypisom\0\0\0\0mp41").contains("neither AVIF nor HEIC"));
         assert!(unsupported(b"").contains("empty"));
         assert!(unsupported(b"hello").contains("not an image"));
+    }
+
+    #[test]
+    fn heif_files_are_known_by_their_brands() {
+        let ftyp = |brands: &[u8]| {
+            let mut bytes = (8 + brands.len() as u32).to_be_bytes().to_vec();
+            bytes.extend(b"ftyp");
+            bytes.extend(brands);
+            bytes
+        };
+        let brand = |brands: &[u8]| heif_brand(&ftyp(brands));
+        assert_eq!(brand(b"avif\0\0\0\0mif1miaf"), Some(SourceFormat::Avif));
+        assert_eq!(brand(b"mif1\0\0\0\0mif1avifmiaf"), Some(SourceFormat::Avif));
+        assert_eq!(brand(b"heic\0\0\0\0mif1heic"), Some(SourceFormat::Heic));
+        assert_eq!(brand(b"mif1\0\0\0\0mif1heic"), Some(SourceFormat::Heic));
+        assert_eq!(brand(b"isom\0\0\0\0isomavc1"), None);
+        // The minor version is not a brand, and brands past the box's end do not count.
+        assert_eq!(brand(b"isomavif"), None);
+        let mut cut = ftyp(b"isom\0\0\0\0isom");
+        cut.extend(b"avif");
+        assert_eq!(heif_brand(&cut), None);
     }
 
     #[test]
@@ -195,6 +249,39 @@ mod tests {
             err.to_string(),
             "the image is 101×100 pixels (10100); the limit is 10000 pixels"
         );
+    }
+
+    #[test]
+    fn heif_pixels_are_counted_from_the_container() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/images/meal.heic"
+        );
+        let bytes = std::fs::read(path).unwrap();
+        let fits = Limits {
+            max_pixels: 160 * 120,
+            ..LIMITS
+        };
+        assert_eq!(
+            probe(&bytes, &fits).unwrap(),
+            Probe {
+                format: SourceFormat::Heic,
+                width: 160,
+                height: 120
+            }
+        );
+        let one_short = Limits {
+            max_pixels: 160 * 120 - 1,
+            ..LIMITS
+        };
+        assert!(matches!(
+            probe(&bytes, &one_short),
+            Err(CodecError::TooManyPixels {
+                width: 160,
+                height: 120,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn webp_frames(bytes: &[u8]) -> Vec<image::RgbaImage> {
         .collect()
 }
 
-/// The size an AVIF file declares (its `ispe` property); tests cannot decode AV1.
+/// The size an AVIF file declares (its `ispe` property), read without decoding it.
 pub fn avif_size(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[4..8], b"ftyp", "not an ISO-BMFF file");
     let at = bytes
@@ -236,4 +236,17 @@ pub fn avif_size(bytes: &[u8]) -> (u32, u32) {
     let word = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
     // The box type, then its version and flags, then width and height.
     (word(at + 8), word(at + 12))
+}
+
+/// A file under `tests/fixtures/images` (see the README there for how each was made).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/images/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
