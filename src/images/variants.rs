@@ -150,6 +150,18 @@ pub fn render(
     size: (u32, u32),
     targets: &[Variant],
 ) -> Result<Vec<(Variant, Vec<u8>)>, CodecError> {
+    // One whole JPEG from a JPEG, as most requests are: through the YCbCr planes, in half the
+    // memory (see `codec/planar.rs`).
+    if let [variant] = targets
+        && format == SourceFormat::Jpeg
+        && variant.format() == OutputFormat::Jpeg
+        && variant.shape() == Shape::Whole
+    {
+        let quality = variant.quality().map_or(DEFAULT_QUALITY, Quality::get);
+        if let Some(bytes) = codec::jpeg_to_jpeg(bytes, variant.picture_size(size), quality)? {
+            return Ok(vec![(*variant, bytes)]);
+        }
+    }
     let needed = targets
         .iter()
         .map(|variant| needed(variant, size))

@@ -15,6 +15,7 @@ use image::metadata::Orientation;
 use image::{AnimationDecoder, DynamicImage, Frame, Frames, ImageDecoder, Limits, RgbaImage};
 use libwebp_sys as webp;
 
+use super::decode::turned;
 use super::{CodecError, SourceFormat};
 
 /// What the frames of one animation may add up to at the output size, as RGBA bytes: 256 MiB,
@@ -49,11 +50,7 @@ pub fn animated_webp(
     check(2, size, max_frames)?;
     let mut encoder = AnimEncoder::new(size, quality)?;
     // Frames are resized as stored and turned afterwards, when they have fewer pixels to move.
-    let stored_size = if transposes(orientation) {
-        (size.1, size.0)
-    } else {
-        size
-    };
+    let stored_size = turned(orientation, size);
     let mut resizer = Resizer::new();
     let mut timestamp: c_int = 0;
     for (count, frame) in (1..).zip([Ok(first), second].into_iter().chain(frames)) {
@@ -156,16 +153,6 @@ fn resize(
     let mut upright = DynamicImage::ImageRgba8(resized);
     upright.apply_orientation(orientation);
     Ok(upright.into_rgba8())
-}
-
-fn transposes(orientation: Orientation) -> bool {
-    matches!(
-        orientation,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    )
 }
 
 fn image_error(error: image::ImageError) -> CodecError {

@@ -16,7 +16,7 @@ use super::{Bitmap, CodecError, SourceFormat, heif};
 
 /// Most progressive scans a JPEG may have: each one is a pass over the whole picture, so a file
 /// of thousands of tiny scans would take minutes (libjpeg-turbo's advice for untrusted input).
-const MAX_SCANS: u32 = 500;
+pub(super) const MAX_SCANS: u32 = 500;
 
 /// A decoded picture, upright.
 #[derive(Debug)]
@@ -55,11 +55,7 @@ pub fn decode(
         other => with_image(bytes, other)?,
     };
     image.apply_orientation(orientation);
-    let full_size = if transposes(orientation) {
-        (stored_size.1, stored_size.0)
-    } else {
-        stored_size
-    };
+    let full_size = turned(orientation, stored_size);
     Ok(Decoded {
         bitmap: Bitmap::new(image),
         full_size,
@@ -74,28 +70,52 @@ struct Raw {
     to_srgb: Option<ToSrgb>,
 }
 
-fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
-    let mut markers = jpeg_decoder::Decoder::new(bytes);
-    markers.read_info().map_err(CodecError::corrupt)?;
-    let info = markers
+/// What a JPEG's markers say, read before any pixel is decoded.
+pub(super) struct Markers {
+    pub stored_size: (u32, u32),
+    pub orientation: Orientation,
+    pub icc: Option<Vec<u8>>,
+    pub cmyk: bool,
+}
+
+pub(super) fn markers(decoder: &mut jpeg_decoder::Decoder<&[u8]>) -> Result<Markers, CodecError> {
+    decoder.read_info().map_err(CodecError::corrupt)?;
+    let info = decoder
         .info()
         .ok_or_else(|| CodecError::corrupt("no frame header"))?;
-    let stored_size = (u32::from(info.width), u32::from(info.height));
-    let orientation = markers
-        .exif_data()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-    let icc = markers.icc_profile();
+    Ok(Markers {
+        stored_size: (u32::from(info.width), u32::from(info.height)),
+        orientation: decoder
+            .exif_data()
+            .and_then(Orientation::from_exif_chunk)
+            .unwrap_or(Orientation::NoTransforms),
+        icc: decoder.icc_profile(),
+        cmyk: info.pixel_format == jpeg_decoder::PixelFormat::CMYK32,
+    })
+}
+
+/// `size` with its sides swapped where `orientation` turns the picture a quarter: the size as
+/// shown from the size as stored, or the other way round.
+pub(super) fn turned(orientation: Orientation, (width, height): (u32, u32)) -> (u32, u32) {
+    if transposes(orientation) {
+        (height, width)
+    } else {
+        (width, height)
+    }
+}
+
+fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let Markers {
+        stored_size,
+        orientation,
+        icc,
+        cmyk,
+    } = markers(&mut decoder)?;
     // Wanted at least this many pixels, as stored (before turning upright).
-    let wanted = at_least.map(|(width, height)| {
-        if transposes(orientation) {
-            (height, width)
-        } else {
-            (width, height)
-        }
-    });
-    if info.pixel_format == jpeg_decoder::PixelFormat::CMYK32 {
-        let pixels = markers.decode().map_err(CodecError::corrupt)?;
+    let wanted = at_least.map(|size| turned(orientation, size));
+    if cmyk {
+        let pixels = decoder.decode().map_err(CodecError::corrupt)?;
         let rgb = cmyk_to_rgb(&pixels, icc.as_deref());
         let image = RgbImage::from_raw(stored_size.0, stored_size.1, rgb)
             .ok_or_else(|| CodecError::corrupt("fewer pixels than the header claims"))?;
@@ -141,7 +161,7 @@ fn jpeg(bytes: &[u8], at_least: Option<(u32, u32)>) -> Result<Raw, CodecError> {
 }
 
 /// The smallest of 1/8, 1/4, 1/2 and 1 that still gives `stored` the `wanted` pixels.
-fn shrink_on_load(stored: (u32, u32), wanted: (u32, u32)) -> turbojpeg::ScalingFactor {
+pub(super) fn shrink_on_load(stored: (u32, u32), wanted: (u32, u32)) -> turbojpeg::ScalingFactor {
     const SIMD_SCALES: [(usize, usize); 4] = [(1, 8), (1, 4), (1, 2), (1, 1)];
     SIMD_SCALES
         .into_iter()

@@ -49,17 +49,7 @@ fn jpeg(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
         bitmap.as_bytes()
     };
     let (width, height) = (bitmap.width() as usize, bitmap.height() as usize);
-    let mut compressor = turbojpeg::Compressor::new().map_err(turbo)?;
-    compressor.set_quality(i32::from(quality)).map_err(turbo)?;
-    compressor
-        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
-        .map_err(turbo)?;
-    // Optimised Huffman tables cost a second pass over the picture (a sixth of a 2560 px
-    // encode) and save most on small renditions, where the pass is cheap.
-    compressor
-        .set_optimize(width * height <= OPTIMIZED_HUFFMAN_PIXELS)
-        .map_err(turbo)?;
-    compressor
+    jpeg_compressor(quality, width * height)?
         .compress_to_vec(turbojpeg::Image {
             pixels: rgb,
             width,
@@ -68,6 +58,26 @@ fn jpeg(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
             format: turbojpeg::PixelFormat::RGB,
         })
         .map_err(turbo)
+}
+
+/// libjpeg-turbo set up for a rendition of `pixels` pixels: 4:2:0, as browsers and vips make
+/// them.
+pub(super) fn jpeg_compressor(
+    quality: u8,
+    pixels: usize,
+) -> Result<turbojpeg::Compressor, CodecError> {
+    let turbo = |e: turbojpeg::Error| failed("jpeg")(e.to_string());
+    let mut compressor = turbojpeg::Compressor::new().map_err(turbo)?;
+    compressor.set_quality(i32::from(quality)).map_err(turbo)?;
+    compressor
+        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
+        .map_err(turbo)?;
+    // Optimised Huffman tables cost a second pass over the picture (a sixth of a 2560 px
+    // encode) and save most on small renditions, where the pass is cheap.
+    compressor
+        .set_optimize(pixels <= OPTIMIZED_HUFFMAN_PIXELS)
+        .map_err(turbo)?;
+    Ok(compressor)
 }
 
 /// rav1e's speed 1 (best) to 10 (fastest); 7 is what image CDNs use for on-line AVIF, within a

@@ -7,6 +7,7 @@ mod color;
 mod decode;
 mod encode;
 mod heif;
+mod planar;
 mod probe;
 mod resize;
 
@@ -18,6 +19,7 @@ pub use animate::animated_webp;
 pub use color::ToSrgb;
 pub use decode::{Decoded, decode};
 pub use encode::encode;
+pub use planar::jpeg_to_jpeg;
 pub use probe::{Probe, probe};
 pub use resize::{pad, resize};
 

@@ -12,9 +12,7 @@ use crate::images::transform::Region;
 /// by this many rows, instead of by the whole output height (31 MB for a 2560 px portrait).
 const STRIP_ROWS: u32 = 128;
 
-/// `region` of `source` at `width`×`height`, a strip of rows at a time. Each strip crops the
-/// source to exactly its share of the region, and the kernel still reads past the crop within
-/// the picture, so the result is the same as resizing in one go.
+/// `region` of `source` at `width`×`height`, a strip of rows at a time (see `in_strips`).
 pub fn resize(source: &Bitmap, region: Region, (width, height): (u32, u32)) -> Bitmap {
     let (sw, sh) = source.size();
     let pixel = if source.has_alpha() {
@@ -23,9 +21,42 @@ pub fn resize(source: &Bitmap, region: Region, (width, height): (u32, u32)) -> B
         PixelType::U8x3
     };
     let from = ImageRef::new(sw, sh, source.as_bytes(), pixel).expect("a bitmap's own size");
-    let mut pixels = vec![0u8; width as usize * height as usize * pixel.size()];
     let (sw, sh) = (f64::from(sw), f64::from(sh));
-    let rows_per_output_row = region.height * sh / f64::from(height);
+    let crop = Crop {
+        left: region.left * sw,
+        top: region.top * sh,
+        width: region.width * sw,
+        height: region.height * sh,
+    };
+    let pixels = in_strips(&from, pixel, crop, (width, height));
+    let image = if source.has_alpha() {
+        DynamicImage::ImageRgba8(RgbaImage::from_raw(width, height, pixels).expect("sized"))
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).expect("sized"))
+    };
+    Bitmap::new(image)
+}
+
+/// A rectangle of a source image in its pixels, fractions allowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Crop {
+    pub left: f64,
+    pub top: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+/// `crop` of `from` (of `pixel`s) at `width`×`height`, a strip of rows at a time. Each strip
+/// crops the source to exactly its share of the rectangle, and the kernel still reads past the
+/// crop within the source, so the result is the same as resizing in one go.
+pub fn in_strips(
+    from: &ImageRef,
+    pixel: PixelType,
+    crop: Crop,
+    (width, height): (u32, u32),
+) -> Vec<u8> {
+    let mut pixels = vec![0u8; width as usize * height as usize * pixel.size()];
+    let rows_per_output_row = crop.height / f64::from(height);
     let mut resizer = Resizer::new();
     let row_bytes = width as usize * pixel.size();
     for (strip, out) in pixels
@@ -35,22 +66,18 @@ pub fn resize(source: &Bitmap, region: Region, (width, height): (u32, u32)) -> B
         let first_row = strip as u32 * STRIP_ROWS;
         let rows = (out.len() / row_bytes) as u32;
         let mut to = Image::from_slice_u8(width, rows, out, pixel).expect("sized for the strip");
-        // Within the picture despite rounding: the last strip ends where the region does.
-        let top = region.top * sh + f64::from(first_row) * rows_per_output_row;
-        let bottom = (region.top * sh + f64::from(first_row + rows) * rows_per_output_row).min(sh);
+        // Within the rectangle despite rounding: the last strip ends where it does.
+        let top = crop.top + f64::from(first_row) * rows_per_output_row;
+        let bottom = (crop.top + f64::from(first_row + rows) * rows_per_output_row)
+            .min(crop.top + crop.height);
         let options = ResizeOptions::new()
             .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-            .crop(region.left * sw, top, region.width * sw, bottom - top);
+            .crop(crop.left, top, crop.width, bottom - top);
         resizer
-            .resize(&from, &mut to, &options)
+            .resize(from, &mut to, &options)
             .expect("pixel types match");
     }
-    let image = if source.has_alpha() {
-        DynamicImage::ImageRgba8(RgbaImage::from_raw(width, height, pixels).expect("sized"))
-    } else {
-        DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).expect("sized"))
-    };
-    Bitmap::new(image)
+    pixels
 }
 
 /// `picture` centred on a transparent `width`×`height` canvas (white where JPEG flattens it).
