@@ -150,15 +150,15 @@ pub fn render(
     size: (u32, u32),
     targets: &[Variant],
 ) -> Result<Vec<(Variant, Vec<u8>)>, CodecError> {
-    // One whole JPEG from a JPEG, as most requests are: through the YCbCr planes, in half the
-    // memory (see `codec/planar.rs`).
+    // One whole picture from a JPEG, as most requests are: in JPEG or WebP through the YCbCr
+    // planes, in half the memory (see `codec/planar.rs`).
     if let [variant] = targets
         && format == SourceFormat::Jpeg
-        && variant.format() == OutputFormat::Jpeg
         && variant.shape() == Shape::Whole
     {
         let quality = variant.quality().map_or(DEFAULT_QUALITY, Quality::get);
-        if let Some(bytes) = codec::jpeg_to_jpeg(bytes, variant.picture_size(size), quality)? {
+        let picture = variant.picture_size(size);
+        if let Some(bytes) = codec::from_planes(bytes, picture, variant.format(), quality)? {
             return Ok(vec![(*variant, bytes)]);
         }
     }

@@ -2,8 +2,8 @@
 //! libwebp (no pure-Rust encoder makes lossy WebP), AVIF with `ravif` (rav1e; seconds for a large
 //! picture, so only the background job and small renditions use it), PNG with `image`.
 
-use image::ImageEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{GrayImage, ImageEncoder};
 
 use super::{Bitmap, CodecError};
 use crate::images::transform::{OutputFormat, Quality};
@@ -103,11 +103,77 @@ fn avif(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
 }
 
 fn webp(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
+    let (width, height) = webp_sides(bitmap.width(), bitmap.height())?;
+    let channels = if bitmap.has_alpha() { 4 } else { 3 };
+    webp_encode(width, height, quality, |picture| {
+        let pixels = bitmap.as_bytes().as_ptr();
+        // SAFETY: the pixels are `height` rows of `width * channels` bytes in the layout the
+        // import function reads; libwebp copies them into memory the picture owns.
+        let imported = unsafe {
+            if bitmap.has_alpha() {
+                libwebp_sys::WebPPictureImportRGBA(picture, pixels, width * channels)
+            } else {
+                libwebp_sys::WebPPictureImportRGB(picture, pixels, width * channels)
+            }
+        };
+        imported != 0
+    })
+}
+
+/// Lossy WebP straight from JPEG's Y'CbCr planes (chroma at half width and height), without
+/// going through RGB. libwebp reads BT.601 in the video range (luma 16–235, chroma 16–240),
+/// JPEG's is the full range of the same matrix: only the ranges are mapped.
+pub(super) fn webp_from_planes(
+    luma: &GrayImage,
+    blue: &GrayImage,
+    red: &GrayImage,
+    quality: u8,
+) -> Result<Vec<u8>, CodecError> {
+    let (width, height) = webp_sides(luma.width(), luma.height())?;
+    let to_video_range = |plane: &GrayImage, span: i32, offset: i32, centre: i32| -> Vec<u8> {
+        let table: [u8; 256] = std::array::from_fn(|v| {
+            let v = v as i32 - centre;
+            (offset + centre + (v * span + v.signum() * 127) / 255) as u8
+        });
+        plane
+            .as_raw()
+            .iter()
+            .map(|&v| table[usize::from(v)])
+            .collect()
+    };
+    let mut y = to_video_range(luma, 219, 16, 0);
+    let mut u = to_video_range(blue, 224, 0, 128);
+    let mut v = to_video_range(red, 224, 0, 128);
+    let chroma_stride = i32::try_from(blue.width()).expect("narrower than the luma");
+    webp_encode(width, height, quality, |picture| {
+        picture.colorspace = libwebp_sys::WebPEncCSP::WEBP_YUV420;
+        // The picture only points at the planes: they outlive the encode, and freeing the
+        // picture frees only what libwebp allocated itself.
+        picture.y = y.as_mut_ptr();
+        picture.u = u.as_mut_ptr();
+        picture.v = v.as_mut_ptr();
+        picture.y_stride = width;
+        picture.uv_stride = chroma_stride;
+        true
+    })
+}
+
+fn webp_sides(width: u32, height: u32) -> Result<(i32, i32), CodecError> {
+    let side =
+        |n: u32| i32::try_from(n).map_err(|_| failed("webp")(format!("{n} px is too large")));
+    Ok((side(width)?, side(height)?))
+}
+
+/// Encodes the picture `fill` puts into a `width`×`height` libwebp picture.
+fn webp_encode(
+    width: i32,
+    height: i32,
+    quality: u8,
+    fill: impl FnOnce(&mut libwebp_sys::WebPPicture) -> bool,
+) -> Result<Vec<u8>, CodecError> {
     use libwebp_sys as webp;
     use std::mem::MaybeUninit;
     let fail = failed("webp");
-    let side = |n: u32| i32::try_from(n).map_err(|_| fail(format!("{n} px is too large")));
-    let (width, height) = (side(bitmap.width())?, side(bitmap.height())?);
     let abi = webp::WEBP_ENCODER_ABI_VERSION as i32;
     // SAFETY: libwebp initialises the config; it is only used once that succeeded.
     let mut config = unsafe {
@@ -121,22 +187,16 @@ fn webp(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
     // Analysis and filtering on a second thread: a 2560 px photo encodes ~15 % sooner.
     config.thread_level = 1;
     let mut encoded = Encoding::new(width, height).ok_or_else(|| fail("no memory".into()))?;
-    let channels = if bitmap.has_alpha() { 4 } else { 3 };
-    // SAFETY: the pixels are `height` rows of `width * channels` bytes in the layout the import
-    // function reads; libwebp copies them into the picture it owns. The writer and picture are
-    // freed by `Encoding`'s drop on every path.
-    let encoded_ok = unsafe {
-        let picture = &mut encoded.picture;
-        let pixels = bitmap.as_bytes().as_ptr();
-        let imported = if bitmap.has_alpha() {
-            webp::WebPPictureImportRGBA(picture, pixels, width * channels)
-        } else {
-            webp::WebPPictureImportRGB(picture, pixels, width * channels)
+    let filled = fill(&mut encoded.picture);
+    // SAFETY: the picture is filled and writes into the writer beside it; both are freed by
+    // `Encoding`'s drop on every path.
+    let encoded_ok = filled
+        && unsafe {
+            let picture = &mut encoded.picture;
+            picture.writer = Some(webp::WebPMemoryWrite);
+            picture.custom_ptr = (&raw mut encoded.writer).cast();
+            webp::WebPEncode(&config, picture) != 0
         };
-        picture.writer = Some(webp::WebPMemoryWrite);
-        picture.custom_ptr = (&raw mut encoded.writer).cast();
-        imported != 0 && webp::WebPEncode(&config, picture) != 0
-    };
     if !encoded_ok {
         return Err(fail(format!(
             "libwebp refused {width}×{height} (error {:?})",

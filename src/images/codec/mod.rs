@@ -19,7 +19,7 @@ pub use animate::animated_webp;
 pub use color::ToSrgb;
 pub use decode::{Decoded, decode};
 pub use encode::encode;
-pub use planar::jpeg_to_jpeg;
+pub use planar::from_planes;
 pub use probe::{Probe, probe};
 pub use resize::{pad, resize};
 

@@ -1,5 +1,6 @@
-//! JPEG to JPEG without RGB: libjpeg-turbo decodes to the Y, Cb and Cr planes, each plane is
-//! resized on its own, and the planes go straight back into the encoder. The YCbCr conversion
+//! JPEG to JPEG or WebP without RGB: libjpeg-turbo decodes to the Y, Cb and Cr planes, each
+//! plane is resized on its own, and the planes go straight into the encoder (both encoders
+//! take 4:2:0 Y'CbCr). The YCbCr conversion
 //! is linear, so resizing the planes gives the picture that resizing RGB would; but a 4:2:0
 //! photo's planes take half the memory of its RGB pixels, and neither the chroma upsampling
 //! nor the two colour conversions run. Pictures whose colours need converting (CMYK, an
@@ -12,16 +13,52 @@ use image::{DynamicImage, GrayImage};
 use super::CodecError;
 use super::color::ToSrgb;
 use super::decode::{MAX_SCANS, Markers, markers, shrink_on_load, turned};
-use super::encode::jpeg_compressor;
+use super::encode::{jpeg_compressor, webp_from_planes};
 use super::resize::{Crop, in_strips};
+use crate::images::transform::OutputFormat;
 
-/// The whole picture at `size` (as shown), as a 4:2:0 JPEG of `quality`; `None` when the
-/// picture needs the RGB path.
-pub fn jpeg_to_jpeg(
+/// The whole picture of the JPEG `bytes` at `size` (as shown) in `format` of `quality`; `None`
+/// when the picture or the format needs the RGB path.
+pub fn from_planes(
     bytes: &[u8],
     size: (u32, u32),
+    format: OutputFormat,
     quality: u8,
 ) -> Result<Option<Vec<u8>>, CodecError> {
+    if !matches!(format, OutputFormat::Jpeg | OutputFormat::Webp) {
+        return Ok(None);
+    }
+    let Some([luma, blue, red]) = planes(bytes, size)? else {
+        return Ok(None);
+    };
+    if format == OutputFormat::Webp {
+        return webp_from_planes(&luma, &blue, &red, quality).map(Some);
+    }
+    let (width, height) = luma.dimensions();
+    // libjpeg-turbo reads whole chroma samples' worth of luma: pad with the last column and row.
+    let luma = padded(luma, (blue.width() * 2, blue.height() * 2));
+    let encoded = jpeg_compressor(quality, width as usize * height as usize)?
+        .compress_yuv_planes_to_vec(&turbojpeg::YuvPlanesImage {
+            y_plane: luma.as_raw().as_slice(),
+            u_plane: blue.as_raw().as_slice(),
+            v_plane: red.as_raw().as_slice(),
+            width: width as usize,
+            height: height as usize,
+            y_stride: luma.width() as usize,
+            u_stride: blue.width() as usize,
+            v_stride: red.width() as usize,
+            subsamp: turbojpeg::Subsamp::Sub2x2,
+        })
+        .map_err(|e| CodecError::Encode {
+            format: "jpeg",
+            reason: e.to_string(),
+        })?;
+    Ok(Some(encoded))
+}
+
+/// The Y, Cb and Cr planes of the whole picture at `size`, upright, chroma at half the width
+/// and height (rounded up); `None` when its colours need converting or it has no chroma.
+fn planes(bytes: &[u8], size: (u32, u32)) -> Result<Option<[GrayImage; 3]>, CodecError> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     let Markers {
         stored_size,
@@ -83,29 +120,7 @@ pub fn jpeg_to_jpeg(
         upright.apply_orientation(orientation);
         upright.into_luma8()
     });
-    drop(decoded);
-
-    let [luma, blue, red] = planes;
-    let (width, height) = luma.dimensions();
-    // libjpeg-turbo reads whole chroma samples' worth of luma: pad with the last column and row.
-    let luma = padded(luma, (blue.width() * 2, blue.height() * 2));
-    let encoded = jpeg_compressor(quality, width as usize * height as usize)?
-        .compress_yuv_planes_to_vec(&turbojpeg::YuvPlanesImage {
-            y_plane: luma.as_raw().as_slice(),
-            u_plane: blue.as_raw().as_slice(),
-            v_plane: red.as_raw().as_slice(),
-            width: width as usize,
-            height: height as usize,
-            y_stride: luma.width() as usize,
-            u_stride: blue.width() as usize,
-            v_stride: red.width() as usize,
-            subsamp: turbojpeg::Subsamp::Sub2x2,
-        })
-        .map_err(|e| CodecError::Encode {
-            format: "jpeg",
-            reason: e.to_string(),
-        })?;
-    Ok(Some(encoded))
+    Ok(Some(planes))
 }
 
 /// `plane` grown to `size` by repeating its last column and row.
@@ -142,7 +157,7 @@ fn resize_plane(
 mod tests {
     use super::*;
     use crate::images::codec::{Bitmap, SourceFormat, decode, encode, resize};
-    use crate::images::transform::{OutputFormat, Quality, Region};
+    use crate::images::transform::{Quality, Region};
 
     /// A photo-like 4:2:0 JPEG, as cameras save them: gradients with ripples, different along
     /// each axis so that any turn or flip shows; with an EXIF orientation and a profile if given.
@@ -176,8 +191,8 @@ mod tests {
         out
     }
 
-    /// The rendition through RGB: decoded, resized, and encoded unless `encoded` is false.
-    fn through_rgb(bytes: &[u8], size: (u32, u32), encoded: bool) -> Bitmap {
+    /// The rendition through RGB: decoded, resized, and encoded in `format` unless none.
+    fn through_rgb(bytes: &[u8], size: (u32, u32), format: Option<OutputFormat>) -> Bitmap {
         let decoded = decode(bytes, SourceFormat::Jpeg, Some(size)).unwrap();
         let full = Region {
             left: 0.0,
@@ -186,14 +201,19 @@ mod tests {
             height: 1.0,
         };
         let resized = resize(&decoded.bitmap, full, size);
-        if !encoded {
-            return resized;
+        match format {
+            Some(format) => pixels(&encode(&resized, format, Some(Quality::of(80))).unwrap()),
+            None => resized,
         }
-        pixels(&encode(&resized, OutputFormat::Jpeg, Some(Quality::of(80))).unwrap())
     }
 
     fn pixels(bytes: &[u8]) -> Bitmap {
-        decode(bytes, SourceFormat::Jpeg, None).unwrap().bitmap
+        let format = if bytes.starts_with(b"RIFF") {
+            SourceFormat::Webp
+        } else {
+            SourceFormat::Jpeg
+        };
+        decode(bytes, format, None).unwrap().bitmap
     }
 
     /// The mean difference of two pictures of one size, per channel.
@@ -213,17 +233,20 @@ mod tests {
         let source = photo(1001, 667, None, None);
         // Odd sizes, shrink-on-load scales (1/2, 1/4), and the full scale.
         for size in [(641, 427), (201, 134), (1001, 667), (500, 333)] {
-            let planar = pixels(&jpeg_to_jpeg(&source, size, 80).unwrap().expect("plain"));
-            assert_eq!(planar.size(), size);
-            // Against the resized picture before encoding, the planes lose no more than the
-            // RGB path does.
-            let ideal = through_rgb(&source, size, false);
-            let planar_error = mean_difference(&planar, &ideal);
-            let rgb_error = mean_difference(&through_rgb(&source, size, true), &ideal);
-            assert!(
-                planar_error <= rgb_error * 1.1 + 0.05,
-                "{size:?}: planes {planar_error}, RGB {rgb_error}"
-            );
+            for format in [OutputFormat::Jpeg, OutputFormat::Webp] {
+                let planar = from_planes(&source, size, format, 80).unwrap();
+                let planar = pixels(&planar.expect("a plain JPEG"));
+                assert_eq!(planar.size(), size);
+                // Against the resized picture before encoding, the planes lose no more than
+                // the RGB path does.
+                let ideal = through_rgb(&source, size, None);
+                let planar_error = mean_difference(&planar, &ideal);
+                let rgb_error = mean_difference(&through_rgb(&source, size, Some(format)), &ideal);
+                assert!(
+                    planar_error <= rgb_error * 1.1 + 0.05,
+                    "{size:?} {format:?}: planes {planar_error}, RGB {rgb_error}"
+                );
+            }
         }
     }
 
@@ -237,8 +260,9 @@ mod tests {
                 (120, 80)
             };
             let source = photo(width, height, Some(orientation), None);
-            let planar = pixels(&jpeg_to_jpeg(&source, (60, 40), 90).unwrap().unwrap());
-            let ideal = through_rgb(&source, (60, 40), false);
+            let planar = from_planes(&source, (60, 40), OutputFormat::Jpeg, 90).unwrap();
+            let planar = pixels(&planar.unwrap());
+            let ideal = through_rgb(&source, (60, 40), None);
             let mean = mean_difference(&planar, &ideal);
             assert!(
                 mean < 3.0,
@@ -251,14 +275,26 @@ mod tests {
     fn colours_that_need_converting_take_the_rgb_path() {
         let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
         let source = photo(64, 48, None, Some(&p3));
-        assert!(jpeg_to_jpeg(&source, (32, 24), 80).unwrap().is_none());
+        assert!(
+            from_planes(&source, (32, 24), OutputFormat::Jpeg, 80)
+                .unwrap()
+                .is_none()
+        );
         let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
         let source = photo(64, 48, None, Some(&srgb));
-        assert!(jpeg_to_jpeg(&source, (32, 24), 80).unwrap().is_some());
+        assert!(
+            from_planes(&source, (32, 24), OutputFormat::Jpeg, 80)
+                .unwrap()
+                .is_some()
+        );
         let mut gray = Vec::new();
         jpeg_encoder::Encoder::new(&mut gray, 90)
             .encode(&[128u8; 64], 8, 8, jpeg_encoder::ColorType::Luma)
             .unwrap();
-        assert!(jpeg_to_jpeg(&gray, (4, 4), 80).unwrap().is_none());
+        assert!(
+            from_planes(&gray, (4, 4), OutputFormat::Jpeg, 80)
+                .unwrap()
+                .is_none()
+        );
     }
 }
