@@ -14,11 +14,11 @@ use super::entity::variant::VariantKind;
 use super::error::ImageError;
 use super::hot;
 use super::keys;
-use super::pool;
 use super::rows::{self, Image};
 use super::transform::{OutputFormat, Variant};
 use super::variants::{self, keep, planned};
 use crate::platform::Platform;
+use crate::platform::cpu;
 use crate::platform::jobs::{Job, JobError, Queue};
 use crate::platform::storage::ObjectKey;
 
@@ -69,7 +69,7 @@ async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<B
     })?;
     let target = *variant;
     let started = Instant::now();
-    let (_, encoded) = pool::run(move || variants::render(&bytes, format, size, &[target]))
+    let (_, encoded) = cpu::run(move || variants::render(&bytes, format, size, &[target]))
         .await??
         .pop()
         .expect("one target, one rendition");

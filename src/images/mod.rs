@@ -28,7 +28,7 @@
 //! and WebP and is flattened on white in JPEG; GIF and WebP animations show their first frame.
 //!
 //! Image rows and rendition bytes are also cached in process (`hot.rs`). Decoding, resizing and
-//! encoding run on the blocking pool behind one permit per core (`pool.rs`).
+//! encoding run on the blocking pool behind one permit per core (`platform/cpu.rs`).
 
 pub mod api;
 pub mod codec;
@@ -39,7 +39,6 @@ mod hot;
 pub mod keys;
 pub mod negotiate;
 mod objects;
-mod pool;
 mod register;
 mod rows;
 pub mod transform;

@@ -1,5 +1,5 @@
-//! The module's objects in storage: written before their rows (and removed if the row does not
-//! commit), and purged after their rows are gone (by a retried job when the store fails).
+//! The module's objects in storage, purged after their rows are gone (by a retried job when the
+//! store fails). They are written before their rows through `platform::storage::Uncommitted`.
 
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
@@ -10,50 +10,6 @@ use super::keys::{self, Version};
 use crate::platform::Platform;
 use crate::platform::jobs::{Job, JobError, Queue};
 use crate::platform::storage::{ObjectKey, Store};
-
-/// An object written before the row that makes it reachable: removed when dropped, unless the
-/// row committed and [`Uncommitted::commit`] disarmed it.
-pub struct Uncommitted {
-    store: Store,
-    key: Option<ObjectKey>,
-}
-
-impl Uncommitted {
-    /// Writes `bytes` at `key`, armed.
-    pub async fn put(
-        store: &Store,
-        key: ObjectKey,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<Uncommitted> {
-        store.put(&key, bytes).await?;
-        Ok(Uncommitted {
-            store: store.clone(),
-            key: Some(key),
-        })
-    }
-
-    pub fn commit(mut self) {
-        self.key = None;
-    }
-}
-
-impl Drop for Uncommitted {
-    fn drop(&mut self) {
-        let Some(key) = self.key.take() else {
-            return;
-        };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(%key, "no runtime to remove an uncommitted object");
-            return;
-        };
-        let store = self.store.clone();
-        runtime.spawn(async move {
-            if let Err(error) = store.delete(&key).await {
-                tracing::warn!(%key, %error, "cannot remove an uncommitted object");
-            }
-        });
-    }
-}
 
 /// Deletes every object of an image, or of one version of it, once its rows are gone.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,12 +9,13 @@ use super::codec::{self, Limits, SourceFormat};
 use super::error::ImageError;
 use super::hot;
 use super::keys::{self, Sha256Hex};
-use super::objects::{PurgeObjects, Uncommitted};
-use super::pool;
+use super::objects::PurgeObjects;
 use super::rows::{self, Image, Written};
 use super::variants::GenerateVariants;
 use crate::platform::Platform;
+use crate::platform::cpu;
 use crate::platform::storage::ObjectKey;
+use crate::platform::storage::Uncommitted;
 
 /// Where the bytes of an image come from.
 #[derive(Debug, Clone)]
@@ -166,7 +167,7 @@ async fn fetch(platform: &Platform, source: Source) -> Result<Bytes, ImageError>
 
 async fn hash(bytes: &Bytes) -> Result<Sha256Hex, ImageError> {
     let bytes = bytes.clone();
-    Ok(pool::run(move || Sha256Hex::of(&bytes)).await?)
+    Ok(cpu::run(move || Sha256Hex::of(&bytes)).await?)
 }
 
 /// What a full check of the bytes found.
@@ -208,7 +209,7 @@ async fn inspect(
         max_pixels: settings.max_pixels,
         max_frames: settings.max_frames,
     };
-    let checked = pool::run(move || {
+    let checked = cpu::run(move || {
         let probe = codec::probe(&bytes, &limits)?;
         let decoded = codec::decode(&bytes, probe.format, Some((1, 1)))?;
         Ok::<_, ImageError>(Checked {

@@ -17,13 +17,13 @@ use super::codec::{self, Bitmap, CodecError, SourceFormat};
 use super::entity::variant::VariantKind;
 use super::error::ImageError;
 use super::keys::{self, Version};
-use super::objects::Uncommitted;
-use super::pool;
 use super::rows::{self, Image, Written};
 use super::transform::{DEFAULT_QUALITY, OutputFormat, Quality, Shape, Variant, fit_inside};
 use crate::config::ImageSettings;
 use crate::platform::Platform;
+use crate::platform::cpu;
 use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::storage::Uncommitted;
 
 /// Rungs are sources for further resizing: high quality, so a second encoding costs nothing seen.
 const LADDER_QUALITY: Quality = Quality::of(90);
@@ -71,7 +71,7 @@ impl Job for GenerateVariants {
         };
         let targets: Vec<Variant> = missing.iter().map(|(variant, _)| *variant).collect();
         let (format, size) = (image.format, image.size());
-        let rendered = pool::run(move || render(&original, format, size, &targets))
+        let rendered = cpu::run(move || render(&original, format, size, &targets))
             .await
             .map_err(JobError::retry)?
             .map_err(JobError::permanent)?;

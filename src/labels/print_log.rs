@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::entity::{self, Column, Entity, PrintStatus};
 use super::{LabelTree, render_batch};
-use crate::platform::storage::{ObjectKey, Store};
+use crate::platform::storage::{ObjectKey, Store, Uncommitted};
 
 /// Where a print job's ESC/POS bytes live.
 pub(super) fn escpos_key(id: Uuid) -> ObjectKey {
@@ -134,9 +134,8 @@ pub(super) async fn create(
     let (status, written) = if job.dry_run {
         (PrintStatus::DryRun, None)
     } else {
-        let key = escpos_key(job.id);
-        store.put(&key, job.escpos).await?;
-        (PrintStatus::Queued, Some(Uncommitted::new(store, key)))
+        let written = Uncommitted::put(store, escpos_key(job.id), job.escpos).await?;
+        (PrintStatus::Queued, Some(written))
     };
     let summary = Summary {
         id: job.id.to_string(),
@@ -146,7 +145,7 @@ pub(super) async fn create(
         status,
         label_count: i32::try_from(job.label_count).expect("batches are small"),
         substitutions: job.substitutions,
-        escpos_key: written.as_ref().map(|w| w.key.to_string()),
+        escpos_key: written.as_ref().map(|w| w.key().to_string()),
         error: None,
         attempts: 0,
         created_at: now,
@@ -249,64 +248,9 @@ pub(super) async fn finish(
     Ok(())
 }
 
-/// An object written ahead of its row: removed when dropped, unless the row committed, so a
-/// failed insert (or a cancelled request) leaves no orphan bytes behind.
-struct Uncommitted {
-    store: Store,
-    key: ObjectKey,
-    committed: bool,
-}
-
-impl Uncommitted {
-    fn new(store: &Store, key: ObjectKey) -> Self {
-        Uncommitted {
-            store: store.clone(),
-            key,
-            committed: false,
-        }
-    }
-
-    fn commit(mut self) {
-        self.committed = true;
-    }
-}
-
-impl Drop for Uncommitted {
-    fn drop(&mut self) {
-        if self.committed {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(key = %self.key, "no runtime to remove an uncommitted object");
-            return;
-        };
-        let (store, key) = (self.store.clone(), self.key.clone());
-        runtime.spawn(async move {
-            if let Err(error) = store.delete(&key).await {
-                tracing::warn!(%key, %error, "cannot remove an uncommitted object");
-            }
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::config::Settings;
-
-    fn memory_store() -> Store {
-        let settings = Settings {
-            store_url: "memory://".into(),
-            ..Settings::default()
-        };
-        Store::from_settings(&settings).unwrap()
-    }
-
-    async fn exists(store: &Store, key: &ObjectKey) -> bool {
-        store.head(key).await.unwrap().is_some()
-    }
 
     #[test]
     fn escpos_bytes_live_under_the_print_job_id() {
@@ -315,31 +259,6 @@ mod tests {
             escpos_key(id).as_str(),
             format!("labels/print-jobs/{id}.bin")
         );
-    }
-
-    #[tokio::test]
-    async fn an_uncommitted_object_is_removed() {
-        let store = memory_store();
-        let key = escpos_key(Uuid::now_v7());
-        store.put(&key, Bytes::from_static(b"x")).await.unwrap();
-        drop(Uncommitted::new(&store, key.clone()));
-        for _ in 0..100 {
-            if !exists(&store, &key).await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the uncommitted object is still there");
-    }
-
-    #[tokio::test]
-    async fn a_committed_object_stays() {
-        let store = memory_store();
-        let key = escpos_key(Uuid::now_v7());
-        store.put(&key, Bytes::from_static(b"x")).await.unwrap();
-        Uncommitted::new(&store, key.clone()).commit();
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(exists(&store, &key).await);
     }
 
     #[test]

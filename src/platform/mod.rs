@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cpu;
 pub mod db;
 pub mod events;
 pub mod http;

@@ -297,6 +297,51 @@ impl Store {
     }
 }
 
+/// An object written before the row that makes it reachable: removed when dropped, unless the
+/// row committed and [`Uncommitted::commit`] disarmed it, so a failed insert (or a cancelled
+/// request) leaves no orphan bytes behind.
+pub struct Uncommitted {
+    store: Store,
+    key: Option<ObjectKey>,
+}
+
+impl Uncommitted {
+    /// Writes `bytes` at `key`, armed.
+    pub async fn put(store: &Store, key: ObjectKey, bytes: Bytes) -> object_store::Result<Self> {
+        store.put(&key, bytes).await?;
+        Ok(Uncommitted {
+            store: store.clone(),
+            key: Some(key),
+        })
+    }
+
+    pub fn key(&self) -> &ObjectKey {
+        self.key.as_ref().expect("armed until committed or dropped")
+    }
+
+    pub fn commit(mut self) {
+        self.key = None;
+    }
+}
+
+impl Drop for Uncommitted {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(%key, "no runtime to remove an uncommitted object");
+            return;
+        };
+        let store = self.store.clone();
+        runtime.spawn(async move {
+            if let Err(error) = store.delete(&key).await {
+                tracing::warn!(%key, %error, "cannot remove an uncommitted object");
+            }
+        });
+    }
+}
+
 fn with_prefix<T: ObjectStore + Signer + Clone>(
     store: T,
     prefix: &str,
@@ -330,5 +375,43 @@ mod tests {
         }
         assert!(ObjectKey::parse(&"a".repeat(1025)).is_err());
         assert!(ObjectKey::parse(&"a".repeat(1024)).is_ok());
+    }
+
+    fn memory_store() -> Store {
+        let settings = Settings {
+            store_url: "memory://".into(),
+            ..Settings::default()
+        };
+        Store::from_settings(&settings).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_uncommitted_object_is_removed() {
+        let store = memory_store();
+        let key = ObjectKey::parse("labels/print-jobs/x.bin").unwrap();
+        let written = Uncommitted::put(&store, key.clone(), Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert!(store.head(&key).await.unwrap().is_some());
+        drop(written);
+        for _ in 0..100 {
+            if store.head(&key).await.unwrap().is_none() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the uncommitted object is still there");
+    }
+
+    #[tokio::test]
+    async fn a_committed_object_stays() {
+        let store = memory_store();
+        let key = ObjectKey::parse("images/originals/x").unwrap();
+        Uncommitted::put(&store, key.clone(), Bytes::from_static(b"x"))
+            .await
+            .unwrap()
+            .commit();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(store.head(&key).await.unwrap().is_some());
     }
 }

@@ -1,6 +1,6 @@
 //! Pixels in and out: recognise and probe an upload, decode it upright (JPEG shrunk while it
 //! decodes), resize, encode. All of it is synchronous CPU work: callers run it on the blocking
-//! pool (`images/pool.rs`).
+//! pool (`platform/cpu.rs`).
 
 mod animate;
 mod color;

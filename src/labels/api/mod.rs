@@ -4,11 +4,9 @@ mod print_jobs;
 mod render;
 mod request;
 
-use std::sync::LazyLock;
-
 use actix_web::web;
-use tokio::sync::Semaphore;
 
+use crate::platform::cpu;
 use crate::platform::http::ApiError;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,22 +21,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/labels/render").post(render::render));
 }
 
-/// Runs rendering (templates, layout, QR codes, PDF) on the blocking pool, at most one render
-/// per core at a time, so a burst of large batches neither stalls the async threads nor
-/// piles up blocking threads.
+/// Runs rendering (templates, layout, QR codes, PDF) off the async threads, sharing the
+/// process's CPU permits with every other module.
 async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    static PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
-    });
-    let _permit = PERMITS
-        .acquire()
+    cpu::run(work)
         .await
-        .expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("rendering labels failed")))
+        .map_err(|e| ApiError::internal(e.context("rendering labels failed")))
 }
 
 #[derive(utoipa::OpenApi)]
