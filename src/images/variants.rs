@@ -150,14 +150,14 @@ pub fn render(
     size: (u32, u32),
     targets: &[Variant],
 ) -> Result<Vec<(Variant, Vec<u8>)>, CodecError> {
-    // One whole picture from a JPEG, as most requests are: in JPEG or WebP through the YCbCr
-    // planes, in half the memory (see `codec/planar.rs`).
+    // One whole picture from a JPEG, as most requests are: through the Y'CbCr planes, in half
+    // the memory (see `codec/planar.rs`).
     if let [variant] = targets
         && format == SourceFormat::Jpeg
         && variant.shape() == Shape::Whole
     {
-        let quality = variant.quality().map_or(DEFAULT_QUALITY, Quality::get);
         let picture = variant.picture_size(size);
+        let quality = variant.quality();
         if let Some(bytes) = codec::from_planes(bytes, picture, variant.format(), quality)? {
             return Ok(vec![(*variant, bytes)]);
         }

@@ -8,29 +8,42 @@
 
 use fast_image_resize::PixelType;
 use fast_image_resize::images::ImageRef;
-use image::{DynamicImage, GrayImage};
+use image::{DynamicImage, GrayImage, RgbImage};
 
-use super::CodecError;
 use super::color::ToSrgb;
 use super::decode::{MAX_SCANS, Markers, markers, shrink_on_load, turned};
 use super::encode::{jpeg_compressor, webp_from_planes};
 use super::resize::{Crop, in_strips};
-use crate::images::transform::OutputFormat;
+use super::{Bitmap, CodecError, encode};
+use crate::images::transform::{DEFAULT_QUALITY, OutputFormat, Quality};
 
 /// The whole picture of the JPEG `bytes` at `size` (as shown) in `format` of `quality`; `None`
-/// when the picture or the format needs the RGB path.
+/// when the picture needs the RGB path (CMYK, no chroma). JPEG and WebP take the planes as they
+/// are, unless the colours need converting to sRGB: then, as for PNG and AVIF, the planes are
+/// resized to full size each and turned into RGB only at the output's size.
 pub fn from_planes(
     bytes: &[u8],
     size: (u32, u32),
     format: OutputFormat,
-    quality: u8,
+    quality: Option<Quality>,
 ) -> Result<Option<Vec<u8>>, CodecError> {
-    if !matches!(format, OutputFormat::Jpeg | OutputFormat::Webp) {
-        return Ok(None);
-    }
-    let Some([luma, blue, red]) = planes(bytes, size)? else {
+    let Some(mut markers) = plain_markers(bytes)? else {
         return Ok(None);
     };
+    let to_srgb = markers.icc.take().as_deref().and_then(ToSrgb::from_icc);
+    let direct = to_srgb.is_none() && matches!(format, OutputFormat::Jpeg | OutputFormat::Webp);
+    let chroma = if direct { Chroma::Half } else { Chroma::Full };
+    let Some([luma, blue, red]) = planes(bytes, &markers, size, chroma)? else {
+        return Ok(None);
+    };
+    if !direct {
+        let mut bitmap = to_rgb(&luma, &blue, &red);
+        if let Some(to_srgb) = to_srgb {
+            to_srgb.apply(&mut bitmap);
+        }
+        return encode(&bitmap, format, quality).map(Some);
+    }
+    let quality = quality.map_or(DEFAULT_QUALITY, Quality::get);
     if format == OutputFormat::Webp {
         return webp_from_planes(&luma, &blue, &red, quality).map(Some);
     }
@@ -56,19 +69,28 @@ pub fn from_planes(
     Ok(Some(encoded))
 }
 
-/// The Y, Cb and Cr planes of the whole picture at `size`, upright, chroma at half the width
-/// and height (rounded up); `None` when its colours need converting or it has no chroma.
-fn planes(bytes: &[u8], size: (u32, u32)) -> Result<Option<[GrayImage; 3]>, CodecError> {
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    let Markers {
-        stored_size,
-        orientation,
-        icc,
-        cmyk,
-    } = markers(&mut decoder)?;
-    if cmyk || icc.as_deref().and_then(ToSrgb::from_icc).is_some() {
-        return Ok(None);
-    }
+/// Chroma planes at half the output's width and height (rounded up), or at all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chroma {
+    Half,
+    Full,
+}
+
+/// The markers of a JPEG the planes can serve: not CMYK.
+fn plain_markers(bytes: &[u8]) -> Result<Option<Markers>, CodecError> {
+    let markers = markers(&mut jpeg_decoder::Decoder::new(bytes))?;
+    Ok((!markers.cmyk).then_some(markers))
+}
+
+/// The Y, Cb and Cr planes of the whole picture at `size`, upright; `None` when it is not
+/// Y'CbCr (greyscale, or colours stored otherwise).
+fn planes(
+    bytes: &[u8],
+    markers: &Markers,
+    size: (u32, u32),
+    chroma_at: Chroma,
+) -> Result<Option<[GrayImage; 3]>, CodecError> {
+    let (stored_size, orientation) = (markers.stored_size, markers.orientation);
     let turbo = |e: turbojpeg::Error| CodecError::corrupt(e);
     let mut decompressor = turbojpeg::Decompressor::new().map_err(turbo)?;
     let header = decompressor.read_header(bytes).map_err(turbo)?;
@@ -93,16 +115,21 @@ fn planes(bytes: &[u8], size: (u32, u32)) -> Result<Option<[GrayImage; 3]>, Code
         .decompress_to_yuv(bytes, decoded.as_deref_mut())
         .map_err(turbo)?;
 
-    // Planes are padded to whole chroma samples: resize only the picture's share of each. An
-    // output chroma sample covers two output pixels, also past an odd edge, so its share of the
-    // source is what those pixels map to (clamped to the plane, a fraction of a sample at most).
+    // Planes are padded to whole chroma samples: resize only the picture's share of each. A
+    // half-size output chroma sample covers two output pixels, also past an odd edge, so its
+    // share of the source is what those pixels map to (clamped to the plane, a fraction of a
+    // sample at most).
     let (luma_size, chroma_size) = (decoded.y_size(), decoded.uv_size());
     let (luma, chroma) = decoded.pixels.split_at(luma_size.0 * luma_size.1);
     let (blue, red) = chroma.split_at(chroma_size.0 * chroma_size.1);
     let picture = (scaled.width as f64, scaled.height as f64);
-    let out_chroma = (width.div_ceil(2), height.div_ceil(2));
+    let step = match chroma_at {
+        Chroma::Half => 2,
+        Chroma::Full => 1,
+    };
+    let out_chroma = (width.div_ceil(step), height.div_ceil(step));
     let chroma_share = |out_chroma: u32, out: u32, picture: f64, luma: usize, chroma: usize| {
-        let source_pixels = f64::from(out_chroma * 2) * picture / f64::from(out);
+        let source_pixels = f64::from(out_chroma * step) * picture / f64::from(out);
         (source_pixels * chroma as f64 / luma as f64).min(chroma as f64)
     };
     let chroma_share = (
@@ -121,6 +148,36 @@ fn planes(bytes: &[u8], size: (u32, u32)) -> Result<Option<[GrayImage; 3]>, Code
         upright.into_luma8()
     });
     Ok(Some(planes))
+}
+
+/// Full-size Y'CbCr planes to RGB, by JPEG's (JFIF's) full-range BT.601 matrix, in 16-bit fixed
+/// point as libjpeg does it.
+fn to_rgb(luma: &GrayImage, blue: &GrayImage, red: &GrayImage) -> Bitmap {
+    const ONE: i32 = 1 << 16;
+    let fixed = |k: f64| (k * f64::from(ONE)).round() as i32;
+    let (cr_r, cb_g, cr_g, cb_b) = (
+        fixed(1.402),
+        fixed(0.344_136),
+        fixed(0.714_136),
+        fixed(1.772),
+    );
+    let channel = |value: i32| ((value + ONE / 2) >> 16).clamp(0, 255) as u8;
+    let pixels = luma
+        .as_raw()
+        .iter()
+        .zip(blue.as_raw().iter().zip(red.as_raw()))
+        .flat_map(|(&y, (&cb, &cr))| {
+            let y = i32::from(y) << 16;
+            let (cb, cr) = (i32::from(cb) - 128, i32::from(cr) - 128);
+            [
+                channel(y + cr_r * cr),
+                channel(y - cb_g * cb - cr_g * cr),
+                channel(y + cb_b * cb),
+            ]
+        })
+        .collect();
+    let rgb = RgbImage::from_raw(luma.width(), luma.height(), pixels).expect("sized as the luma");
+    Bitmap::new(DynamicImage::ImageRgb8(rgb))
 }
 
 /// `plane` grown to `size` by repeating its last column and row.
@@ -200,7 +257,10 @@ mod tests {
             width: 1.0,
             height: 1.0,
         };
-        let resized = resize(&decoded.bitmap, full, size);
+        let mut resized = resize(&decoded.bitmap, full, size);
+        if let Some(to_srgb) = decoded.to_srgb {
+            to_srgb.apply(&mut resized);
+        }
         match format {
             Some(format) => pixels(&encode(&resized, format, Some(Quality::of(80))).unwrap()),
             None => resized,
@@ -210,6 +270,8 @@ mod tests {
     fn pixels(bytes: &[u8]) -> Bitmap {
         let format = if bytes.starts_with(b"RIFF") {
             SourceFormat::Webp
+        } else if bytes.starts_with(b"\x89PNG") {
+            SourceFormat::Png
         } else {
             SourceFormat::Jpeg
         };
@@ -230,20 +292,30 @@ mod tests {
 
     #[test]
     fn planes_make_the_picture_rgb_makes() {
-        let source = photo(1001, 667, None, None);
-        // Odd sizes, shrink-on-load scales (1/2, 1/4), and the full scale.
+        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
+        let plain = photo(1001, 667, None, None);
+        let wide_gamut = photo(1001, 667, None, Some(&p3));
+        // Odd sizes, shrink-on-load scales (1/2, 1/4), and the full scale; the planes as they
+        // are (JPEG, WebP) and through RGB (PNG, or any format with a profile to apply).
         for size in [(641, 427), (201, 134), (1001, 667), (500, 333)] {
-            for format in [OutputFormat::Jpeg, OutputFormat::Webp] {
-                let planar = from_planes(&source, size, format, 80).unwrap();
-                let planar = pixels(&planar.expect("a plain JPEG"));
+            for (source, format) in [
+                (&plain, OutputFormat::Jpeg),
+                (&plain, OutputFormat::Webp),
+                (&plain, OutputFormat::Png),
+                (&wide_gamut, OutputFormat::Jpeg),
+            ] {
+                let planar = from_planes(source, size, format, Some(Quality::of(80))).unwrap();
+                let planar = pixels(&planar.expect("a Y'CbCr JPEG"));
                 assert_eq!(planar.size(), size);
                 // Against the resized picture before encoding, the planes lose no more than
-                // the RGB path does.
-                let ideal = through_rgb(&source, size, None);
+                // the RGB path does; where that loses nothing (PNG), they differ by under a
+                // level on average, the chroma being resized rather than upsampled first.
+                let ideal = through_rgb(source, size, None);
                 let planar_error = mean_difference(&planar, &ideal);
-                let rgb_error = mean_difference(&through_rgb(&source, size, Some(format)), &ideal);
+                let rgb_error = mean_difference(&through_rgb(source, size, Some(format)), &ideal);
                 assert!(
-                    planar_error <= rgb_error * 1.1 + 0.05,
+                    planar_error <= rgb_error * 1.1 + 0.05
+                        || (rgb_error == 0.0 && planar_error < 1.0),
                     "{size:?} {format:?}: planes {planar_error}, RGB {rgb_error}"
                 );
             }
@@ -260,7 +332,7 @@ mod tests {
                 (120, 80)
             };
             let source = photo(width, height, Some(orientation), None);
-            let planar = from_planes(&source, (60, 40), OutputFormat::Jpeg, 90).unwrap();
+            let planar = from_planes(&source, (60, 40), OutputFormat::Jpeg, None).unwrap();
             let planar = pixels(&planar.unwrap());
             let ideal = through_rgb(&source, (60, 40), None);
             let mean = mean_difference(&planar, &ideal);
@@ -272,27 +344,22 @@ mod tests {
     }
 
     #[test]
-    fn colours_that_need_converting_take_the_rgb_path() {
-        let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
-        let source = photo(64, 48, None, Some(&p3));
-        assert!(
-            from_planes(&source, (32, 24), OutputFormat::Jpeg, 80)
-                .unwrap()
-                .is_none()
-        );
-        let srgb = moxcms::ColorProfile::new_srgb().encode().unwrap();
-        let source = photo(64, 48, None, Some(&srgb));
-        assert!(
-            from_planes(&source, (32, 24), OutputFormat::Jpeg, 80)
-                .unwrap()
-                .is_some()
-        );
+    fn cmyk_and_greyscale_take_the_rgb_path() {
         let mut gray = Vec::new();
         jpeg_encoder::Encoder::new(&mut gray, 90)
             .encode(&[128u8; 64], 8, 8, jpeg_encoder::ColorType::Luma)
             .unwrap();
         assert!(
-            from_planes(&gray, (4, 4), OutputFormat::Jpeg, 80)
+            from_planes(&gray, (4, 4), OutputFormat::Jpeg, None)
+                .unwrap()
+                .is_none()
+        );
+        let mut cmyk = Vec::new();
+        jpeg_encoder::Encoder::new(&mut cmyk, 90)
+            .encode(&[0u8; 256], 8, 8, jpeg_encoder::ColorType::Cmyk)
+            .unwrap();
+        assert!(
+            from_planes(&cmyk, (4, 4), OutputFormat::Jpeg, None)
                 .unwrap()
                 .is_none()
         );
