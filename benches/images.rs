@@ -1,8 +1,9 @@
 //! Renditions per second, in process: decode (JPEG shrunk while decoding), resize, encode, for
 //! a 16 MP photo (the real one in `../shared/eval-photos` when present, else a generated one of
 //! the same size) to 320 and 2560 px wide WebP and JPEG and 320 px AVIF, and a 320 px WebP from the 640 px
-//! ladder rung, as deliveries do once the ladder exists. Plus the request-side work: parsing a
-//! query and negotiating a format.
+//! ladder rung, as deliveries do once the ladder exists; the same JPEG and WebP renditions
+//! through decoded RGB, the peer of the Y'CbCr planes path renditions take. Plus the
+//! request-side work: parsing a query and negotiating a format.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -64,6 +65,24 @@ fn renditions(c: &mut Criterion) {
         let target = [variant(query, size, format)];
         group.bench_function(name, |b| {
             b.iter(|| render(black_box(&bytes), probe.format, size, &target).expect("renders"))
+        });
+    }
+    // The peer of the planes path: the same renditions through decoded RGB.
+    for (name, query, format) in [
+        ("320 webp via RGB", "w=320", OutputFormat::Webp),
+        ("320 jpeg via RGB", "w=320", OutputFormat::Jpeg),
+        ("2560 webp via RGB", "w=2560", OutputFormat::Webp),
+        ("2560 jpeg via RGB", "w=2560", OutputFormat::Jpeg),
+    ] {
+        let target = variant(query, size, format);
+        let picture = target.picture_size(size);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let decoded =
+                    codec::decode(black_box(&bytes), probe.format, Some(picture)).expect("decodes");
+                let resized = codec::resize(&decoded.bitmap, target.region(size), picture);
+                codec::encode(&resized, format, target.quality()).expect("encodes")
+            })
         });
     }
     group.finish();
