@@ -2,6 +2,8 @@
 //! libwebp (no pure-Rust encoder makes lossy WebP), AVIF with `ravif` (rav1e; seconds for a large
 //! picture, so only the background job and small renditions use it), PNG with `image`.
 
+use std::borrow::Cow;
+
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{GrayImage, ImageEncoder};
 
@@ -62,10 +64,7 @@ fn jpeg(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
 
 /// libjpeg-turbo set up for a rendition of `pixels` pixels: 4:2:0, as browsers and vips make
 /// them.
-pub(super) fn jpeg_compressor(
-    quality: u8,
-    pixels: usize,
-) -> Result<turbojpeg::Compressor, CodecError> {
+fn jpeg_compressor(quality: u8, pixels: usize) -> Result<turbojpeg::Compressor, CodecError> {
     let turbo = |e: turbojpeg::Error| failed("jpeg")(e.to_string());
     let mut compressor = turbojpeg::Compressor::new().map_err(turbo)?;
     compressor.set_quality(i32::from(quality)).map_err(turbo)?;
@@ -118,6 +117,42 @@ fn webp(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
         };
         imported != 0
     })
+}
+
+/// A 4:2:0 JPEG straight from Y'CbCr planes (chroma at half width and height, rounded up).
+pub(super) fn jpeg_from_planes(
+    luma: &GrayImage,
+    blue: &GrayImage,
+    red: &GrayImage,
+    quality: u8,
+) -> Result<Vec<u8>, CodecError> {
+    let (width, height) = luma.dimensions();
+    // libjpeg-turbo reads whole chroma samples' worth of luma: pad with the last column and row.
+    let padded_luma = padded(luma, (blue.width() * 2, blue.height() * 2));
+    jpeg_compressor(quality, width as usize * height as usize)?
+        .compress_yuv_planes_to_vec(&turbojpeg::YuvPlanesImage {
+            y_plane: padded_luma.as_raw().as_slice(),
+            u_plane: blue.as_raw().as_slice(),
+            v_plane: red.as_raw().as_slice(),
+            width: width as usize,
+            height: height as usize,
+            y_stride: padded_luma.width() as usize,
+            u_stride: blue.width() as usize,
+            v_stride: red.width() as usize,
+            subsamp: turbojpeg::Subsamp::Sub2x2,
+        })
+        .map_err(|e| failed("jpeg")(e.to_string()))
+}
+
+/// `plane` grown to `size` by repeating its last column and row.
+fn padded(plane: &GrayImage, size: (u32, u32)) -> Cow<'_, GrayImage> {
+    if plane.dimensions() == size {
+        return Cow::Borrowed(plane);
+    }
+    let (width, height) = plane.dimensions();
+    Cow::Owned(GrayImage::from_fn(size.0, size.1, |x, y| {
+        *plane.get_pixel(x.min(width - 1), y.min(height - 1))
+    }))
 }
 
 /// Lossy WebP straight from JPEG's Y'CbCr planes (chroma at half width and height), without

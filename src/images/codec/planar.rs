@@ -1,10 +1,9 @@
-//! JPEG to JPEG or WebP without RGB: libjpeg-turbo decodes to the Y, Cb and Cr planes, each
-//! plane is resized on its own, and the planes go straight into the encoder (both encoders
-//! take 4:2:0 Y'CbCr). The YCbCr conversion
-//! is linear, so resizing the planes gives the picture that resizing RGB would; but a 4:2:0
-//! photo's planes take half the memory of its RGB pixels, and neither the chroma upsampling
-//! nor the two colour conversions run. Pictures whose colours need converting (CMYK, an
-//! embedded profile other than sRGB) or without chroma take the RGB path.
+//! Renditions of JPEGs without a full-size RGB picture: libjpeg-turbo decodes to the Y, Cb and
+//! Cr planes and each plane is resized on its own. The Y'CbCr conversion is linear, so this is
+//! the picture that resizing RGB would give; but a 4:2:0 photo's planes take half the memory of
+//! its RGB pixels. JPEG and WebP encoders take 4:2:0 planes as they are; otherwise (a profile
+//! to apply, PNG, AVIF) the planes become RGB only at the output's size. CMYK and greyscale
+//! JPEGs take the RGB path.
 
 use fast_image_resize::PixelType;
 use fast_image_resize::images::ImageRef;
@@ -12,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::color::ToSrgb;
 use super::decode::{MAX_SCANS, Markers, markers, shrink_on_load, turned};
-use super::encode::{jpeg_compressor, webp_from_planes};
+use super::encode::{jpeg_from_planes, webp_from_planes};
 use super::resize::{Crop, in_strips};
 use super::{Bitmap, CodecError, encode};
 use crate::images::transform::{DEFAULT_QUALITY, OutputFormat, Quality};
@@ -47,26 +46,7 @@ pub fn from_planes(
     if format == OutputFormat::Webp {
         return webp_from_planes(&luma, &blue, &red, quality).map(Some);
     }
-    let (width, height) = luma.dimensions();
-    // libjpeg-turbo reads whole chroma samples' worth of luma: pad with the last column and row.
-    let luma = padded(luma, (blue.width() * 2, blue.height() * 2));
-    let encoded = jpeg_compressor(quality, width as usize * height as usize)?
-        .compress_yuv_planes_to_vec(&turbojpeg::YuvPlanesImage {
-            y_plane: luma.as_raw().as_slice(),
-            u_plane: blue.as_raw().as_slice(),
-            v_plane: red.as_raw().as_slice(),
-            width: width as usize,
-            height: height as usize,
-            y_stride: luma.width() as usize,
-            u_stride: blue.width() as usize,
-            v_stride: red.width() as usize,
-            subsamp: turbojpeg::Subsamp::Sub2x2,
-        })
-        .map_err(|e| CodecError::Encode {
-            format: "jpeg",
-            reason: e.to_string(),
-        })?;
-    Ok(Some(encoded))
+    jpeg_from_planes(&luma, &blue, &red, quality).map(Some)
 }
 
 /// Chroma planes at half the output's width and height (rounded up), or at all of it.
@@ -178,17 +158,6 @@ fn to_rgb(luma: &GrayImage, blue: &GrayImage, red: &GrayImage) -> Bitmap {
         .collect();
     let rgb = RgbImage::from_raw(luma.width(), luma.height(), pixels).expect("sized as the luma");
     Bitmap::new(DynamicImage::ImageRgb8(rgb))
-}
-
-/// `plane` grown to `size` by repeating its last column and row.
-fn padded(plane: GrayImage, size: (u32, u32)) -> GrayImage {
-    if plane.dimensions() == size {
-        return plane;
-    }
-    let (width, height) = plane.dimensions();
-    GrayImage::from_fn(size.0, size.1, |x, y| {
-        *plane.get_pixel(x.min(width - 1), y.min(height - 1))
-    })
 }
 
 /// The top-left `share` of a `size` plane at `to`.
@@ -345,23 +314,16 @@ mod tests {
 
     #[test]
     fn cmyk_and_greyscale_take_the_rgb_path() {
-        let mut gray = Vec::new();
-        jpeg_encoder::Encoder::new(&mut gray, 90)
-            .encode(&[128u8; 64], 8, 8, jpeg_encoder::ColorType::Luma)
-            .unwrap();
-        assert!(
-            from_planes(&gray, (4, 4), OutputFormat::Jpeg, None)
-                .unwrap()
-                .is_none()
-        );
-        let mut cmyk = Vec::new();
-        jpeg_encoder::Encoder::new(&mut cmyk, 90)
-            .encode(&[0u8; 256], 8, 8, jpeg_encoder::ColorType::Cmyk)
-            .unwrap();
-        assert!(
-            from_planes(&cmyk, (4, 4), OutputFormat::Jpeg, None)
-                .unwrap()
-                .is_none()
-        );
+        for (color, channels) in [
+            (jpeg_encoder::ColorType::Luma, 1),
+            (jpeg_encoder::ColorType::Cmyk, 4),
+        ] {
+            let mut source = Vec::new();
+            jpeg_encoder::Encoder::new(&mut source, 90)
+                .encode(&vec![0u8; 64 * channels], 8, 8, color)
+                .unwrap();
+            let planar = from_planes(&source, (4, 4), OutputFormat::Jpeg, None).unwrap();
+            assert!(planar.is_none(), "{color:?}");
+        }
     }
 }
