@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use sous::Application;
 use sous::config::{JobSettings, Roles, Settings};
 use sous::platform::Platform;
-use sous::platform::jobs::{Job, JobError, Queue};
+use sous::platform::jobs::{Job, JobContext, JobError, Queue};
 
 const JOBS: usize = 200;
 /// Short enough that an idle worker finds new work quickly; the default (500 ms) would
@@ -37,9 +37,9 @@ struct Noop {
 
 impl Job for Noop {
     const KIND: &'static str = "bench.noop";
-    const QUEUE: Queue = Queue::System;
+    const QUEUE: Queue = Queue::SYSTEM;
 
-    async fn run(self, _platform: Platform) -> Result<(), JobError> {
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
         DONE.fetch_add(1, Ordering::SeqCst);
         // A single waiter: notify_one keeps a permit if it is not waiting yet.
         PROGRESS.notify_one();

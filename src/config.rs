@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::images::transform::{Dimension, Preset};
-use crate::platform::jobs::Queue;
+use crate::platform::jobs::QueueOverrides;
 
 /// Fully parsed settings. Built only through [`Settings::load`] or [`Settings::from_figment`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -104,35 +104,11 @@ pub struct JobSettings {
     /// How often an idle worker looks for work; bounds the api → worker pickup latency.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
-    /// Per-queue overrides, by queue name.
-    pub queues: BTreeMap<String, QueueSettings>,
-}
-
-/// A queue's settings; fields left out of an override take the general defaults.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct QueueSettings {
-    pub concurrency: usize,
+    /// A worker silent for this long while its queue has due jobs is reported and restarted.
     #[serde(with = "humantime_serde")]
-    pub timeout: Duration,
-    pub max_attempts: u32,
-    /// Delay before the first retry; doubles on each further attempt.
-    #[serde(with = "humantime_serde")]
-    pub backoff: Duration,
-    #[serde(with = "humantime_serde")]
-    pub max_backoff: Duration,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            concurrency: 4,
-            timeout: Duration::from_secs(60),
-            max_attempts: 5,
-            backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(600),
-        }
-    }
+    pub stall_after: Duration,
+    /// Per-queue overrides, by queue name; each module declares its queues' defaults.
+    pub queues: BTreeMap<String, QueueOverrides>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -362,7 +338,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(setting: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn invalid(setting: &'static str, problem: impl Into<String>) -> Self {
         ConfigError::Invalid {
             setting,
             problem: problem.into(),
@@ -397,6 +373,7 @@ impl Default for Settings {
             jobs: JobSettings {
                 url: None,
                 poll_interval: Duration::from_millis(500),
+                stall_after: Duration::from_secs(30),
                 queues: BTreeMap::new(),
             },
             scheduler: SchedulerSettings {
@@ -492,24 +469,11 @@ impl Settings {
                 "must be more than 0",
             ));
         }
-        for (name, queue) in &self.jobs.queues {
-            if Queue::parse(name).is_none() {
-                return Err(ConfigError::invalid(
-                    "SOUS_JOBS__QUEUES",
-                    format!(
-                        "unknown queue `{name}`: expected one of {}",
-                        Queue::names().join(", ")
-                    ),
-                ));
-            }
-            if queue.concurrency == 0 || queue.max_attempts == 0 || queue.timeout.is_zero() {
-                return Err(ConfigError::invalid(
-                    "SOUS_JOBS__QUEUES",
-                    format!(
-                        "queue `{name}`: concurrency, max_attempts and timeout must be more than 0"
-                    ),
-                ));
-            }
+        if self.jobs.stall_after <= self.jobs.poll_interval * 2 {
+            return Err(ConfigError::invalid(
+                "SOUS_JOBS__STALL_AFTER",
+                "must be more than twice SOUS_JOBS__POLL_INTERVAL, or healthy workers count as stalled",
+            ));
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::invalid(
@@ -551,16 +515,6 @@ impl Settings {
             ));
         }
         Ok(())
-    }
-
-    /// Settings of one queue: its overrides if configured, else the defaults for it.
-    pub fn queue(&self, queue: Queue) -> QueueSettings {
-        self.jobs
-            .queues
-            .iter()
-            .find(|(name, _)| Queue::parse(name) == Some(queue))
-            .map(|(_, settings)| *settings)
-            .unwrap_or_else(|| queue.default_settings())
     }
 
     /// Whether this runs on embedded defaults (SQLite), where state may live in `data_dir`.

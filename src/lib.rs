@@ -61,8 +61,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
     platform::jobs::api::routes(cfg);
     labels::routes(cfg);
     images::routes(cfg);
-    platform::events::api::routes(cfg);
     platform::uploads::api::routes(cfg);
+    platform::uploads::notifications::routes(cfg);
 }
 
 struct BearerAuth;
@@ -97,7 +97,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
     doc.merge(labels::api::LabelsApi::openapi());
     doc.merge(images::api::ImagesApi::openapi());
-    doc.merge(platform::events::api::StorageEventsApi::openapi());
+    doc.merge(platform::uploads::notifications::StorageEventsApi::openapi());
     doc
 }
 
@@ -113,13 +113,10 @@ pub struct ApplicationBuilder {
 }
 
 impl ApplicationBuilder {
-    /// Routes objects created under `prefix` to `handler` (run as a job).
-    pub fn on_object_created<F, Fut>(mut self, prefix: &str, handler: F) -> Self
-    where
-        F: Fn(Platform, ObjectCreated) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), platform::jobs::JobError>> + Send + 'static,
-    {
-        self.event_routes.on_created(prefix, handler);
+    /// Objects created under `prefix` start job `J` (which this registers too).
+    pub fn on_object_created<J: Job + From<ObjectCreated>>(mut self, prefix: &str) -> Self {
+        self.jobs.register::<J>();
+        self.event_routes.on_created::<J>(prefix);
         self
     }
 
@@ -154,7 +151,16 @@ impl ApplicationBuilder {
     /// Connects to everything, migrates if configured, and binds the listener when the api role
     /// runs (port 0 picks a free port, see [`Application::port`]).
     pub async fn build(self) -> anyhow::Result<Application> {
-        let settings = self.settings;
+        let ApplicationBuilder {
+            settings,
+            mut jobs,
+            schedule,
+            event_routes,
+            extra_routes,
+        } = self;
+        // Every setting is checked before anything is connected to, created or migrated.
+        jobs.apply_settings(&settings.jobs)?;
+        Platform::check(&settings)?;
         let roles = settings.roles;
         let listener = if roles.api {
             let listener = TcpListener::bind(settings.bind)
@@ -173,12 +179,12 @@ impl ApplicationBuilder {
                 .await
                 .context("failed to close the migration connection")?;
         }
-        let platform = Platform::connect(settings, self.jobs, self.event_routes).await?;
+        let platform = Platform::connect(settings, jobs, event_routes).await?;
         Ok(Application {
             platform,
             listener,
-            schedule: self.schedule,
-            extra_routes: self.extra_routes,
+            schedule,
+            extra_routes,
             roles,
         })
     }

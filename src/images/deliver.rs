@@ -19,7 +19,7 @@ use super::transform::{OutputFormat, Variant};
 use super::variants::{self, keep, planned};
 use crate::platform::Platform;
 use crate::platform::cpu;
-use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::storage::ObjectKey;
 
 #[tracing::instrument(skip_all, fields(image_id = %image.id, variant = %variant.name()))]
@@ -119,10 +119,11 @@ impl MakeRendition {
 
 impl Job for MakeRendition {
     const KIND: &'static str = "images.rendition";
-    const QUEUE: Queue = Queue::ImageVariants;
+    const QUEUE: Queue = super::QUEUE;
 
     #[tracing::instrument(skip_all, fields(image_id = %self.image_id, variant = %self.variant.name()))]
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        let platform = context.platform;
         let Some(image) = variants::still_current(&platform, self.image_id, &self.version).await?
         else {
             return Ok(());

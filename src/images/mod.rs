@@ -45,10 +45,12 @@ pub mod transform;
 mod uploads;
 pub mod variants;
 
+use std::time::Duration;
+
 use actix_web::web;
 
 use crate::platform::events::EventRoutes;
-use crate::platform::jobs::JobRegistry;
+use crate::platform::jobs::{JobRegistry, Queue};
 
 pub use error::ImageError;
 pub use register::{Source, register};
@@ -59,9 +61,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
 }
 
-/// The variants job, and the purge of objects whose rows are gone.
+/// Every images job: decoding whole pictures, so few at once on 2 cores.
+const QUEUE: Queue = Queue::new("image-variants")
+    .with_concurrency(2)
+    .with_timeout(Duration::from_secs(120));
+
+/// Direct uploads, variants, background renditions, and the purge of objects whose rows are gone.
 pub fn register_jobs(registry: &mut JobRegistry) {
     registry
+        .register::<uploads::RegisterUpload>()
         .register::<variants::GenerateVariants>()
         .register::<deliver::MakeRendition>()
         .register::<objects::PurgeObjects>();
@@ -69,5 +77,5 @@ pub fn register_jobs(registry: &mut JobRegistry) {
 
 /// Direct uploads land under `images/uploads/`; their storage events register them.
 pub fn register_events(routes: &mut EventRoutes) {
-    routes.on_created(keys::UPLOADS, uploads::on_created);
+    routes.on_created::<uploads::RegisterUpload>(keys::UPLOADS);
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::keys::{self, Version};
 use crate::platform::Platform;
-use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::storage::{ObjectKey, Store};
 
 /// Deletes every object of an image, or of one version of it, once its rows are gone.
@@ -46,10 +46,11 @@ impl PurgeObjects {
 
 impl Job for PurgeObjects {
     const KIND: &'static str = "images.purge";
-    const QUEUE: Queue = Queue::ImageVariants;
+    const QUEUE: Queue = super::QUEUE;
 
     #[tracing::instrument(skip_all, fields(image_id = %self.image_id))]
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        let platform = context.platform;
         delete_under(&platform.store, &self.prefix()?)
             .await
             .map_err(JobError::retry)

@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entity::upload::{self, UploadStatus};
@@ -12,7 +13,7 @@ use super::keys;
 use super::register::{Source, register};
 use crate::platform::Platform;
 use crate::platform::events::ObjectCreated;
-use crate::platform::jobs::JobError;
+use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::uploads::{
     self as platform_uploads, UploadError, UploadRequest, UploadTicket,
 };
@@ -68,9 +69,30 @@ pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<upload::Mo
     upload::Entity::find_by_id(id.to_string()).one(db).await
 }
 
-/// Registers an uploaded file, once however often its event comes, then removes the upload
-/// object: the image keeps its own copy.
-pub async fn on_created(platform: Platform, event: ObjectCreated) -> Result<(), JobError> {
+/// Registers a direct upload once its object is in the store, however often its event comes,
+/// then removes the upload object: the image keeps its own copy.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RegisterUpload {
+    pub event: ObjectCreated,
+}
+
+impl From<ObjectCreated> for RegisterUpload {
+    fn from(event: ObjectCreated) -> Self {
+        RegisterUpload { event }
+    }
+}
+
+impl Job for RegisterUpload {
+    const KIND: &'static str = "images.register-upload";
+    const QUEUE: Queue = super::QUEUE;
+
+    #[tracing::instrument(skip_all, fields(key = %self.event.key))]
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        registered(&context.platform, self.event).await
+    }
+}
+
+async fn registered(platform: &Platform, event: ObjectCreated) -> Result<(), JobError> {
     let key = event.key().map_err(JobError::permanent)?;
     let id = event
         .key
@@ -85,7 +107,7 @@ pub async fn on_created(platform: Platform, event: ObjectCreated) -> Result<(), 
         return Ok(());
     }
     let (status, image_id, error) =
-        match register(&platform, &upload.owner, Source::Object(key.clone())).await {
+        match register(platform, &upload.owner, Source::Object(key.clone())).await {
             Ok(image) => (UploadStatus::Registered, Some(image.id.to_string()), None),
             Err(e) if e.is_the_bytes_fault() => (UploadStatus::Refused, None, Some(e.to_string())),
             Err(e) => return Err(JobError::retry(anyhow::Error::new(e))),

@@ -22,7 +22,7 @@ use super::transform::{DEFAULT_QUALITY, OutputFormat, Quality, Shape, Variant, f
 use crate::config::ImageSettings;
 use crate::platform::Platform;
 use crate::platform::cpu;
-use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::storage::Uncommitted;
 
 /// Rungs are sources for further resizing: high quality, so a second encoding costs nothing seen.
@@ -37,10 +37,11 @@ pub struct GenerateVariants {
 
 impl Job for GenerateVariants {
     const KIND: &'static str = "images.variants";
-    const QUEUE: Queue = Queue::ImageVariants;
+    const QUEUE: Queue = super::QUEUE;
 
     #[tracing::instrument(skip_all, fields(image_id = %self.image_id, version = %self.version))]
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        let platform = context.platform;
         let Some(image) = still_current(&platform, self.image_id, &self.version).await? else {
             return Ok(());
         };

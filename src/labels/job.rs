@@ -10,7 +10,7 @@ use super::entity::PrintStatus;
 use super::print_log;
 use super::printer::{self, PrinterError};
 use crate::platform::Platform;
-use crate::platform::jobs::{Job, JobError, Queue};
+use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::storage::ObjectKey;
 
 /// How long to wait for a printer to answer, and again to take the bytes.
@@ -23,10 +23,11 @@ pub struct PrintLabels {
 
 impl Job for PrintLabels {
     const KIND: &'static str = "labels.print";
-    const QUEUE: Queue = Queue::Print;
+    const QUEUE: Queue = super::QUEUE;
 
     #[tracing::instrument(skip_all, fields(print_job_id = %self.print_job_id))]
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        let platform = &context.platform;
         let id = self.print_job_id.to_string();
         let db = &platform.db;
         let job = print_log::find(db, &id)
@@ -52,7 +53,7 @@ impl Job for PrintLabels {
             tracing::info!("printed meanwhile");
             return Ok(());
         }
-        let Err(failure) = send(&platform, job.printer.as_deref(), job.escpos_key.as_deref()).await
+        let Err(failure) = send(platform, job.printer.as_deref(), job.escpos_key.as_deref()).await
         else {
             // Should this fail, the retry prints again: a label twice beats none.
             print_log::finish(db, &id, PrintStatus::Printed, None)
@@ -60,8 +61,8 @@ impl Job for PrintLabels {
                 .map_err(JobError::retry)?;
             return Ok(());
         };
-        let retry =
-            failure.transient && attempts < platform.settings.queue(Queue::Print).max_attempts;
+        // The log's attempts, not the queue's: a re-queued print job starts counting again.
+        let retry = failure.transient && attempts < context.max_attempts;
         let status = if retry {
             PrintStatus::Queued
         } else {

@@ -90,12 +90,13 @@ mod tree;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
 
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::platform::jobs::JobRegistry;
+use crate::platform::jobs::{JobRegistry, Queue};
 
 pub use builder::{LabelBuilder, Paper};
 pub use element::{Alignment, CutKind, Element, ErrorLevel};
@@ -108,6 +109,12 @@ pub use tree::{ElementPath, InvalidTree, LabelTree, Problem};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
 }
+
+/// Printers answer fast or not at all; a retry soon after often finds them back.
+const QUEUE: Queue = Queue::new("print")
+    .with_timeout(Duration::from_secs(30))
+    .with_max_attempts(4)
+    .with_backoff(Duration::from_secs(5));
 
 /// The job that sends a print job to its printer.
 pub fn register_jobs(registry: &mut JobRegistry) {

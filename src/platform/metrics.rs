@@ -7,7 +7,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use super::jobs::{JobBackend, Queue};
+use super::jobs::{Jobs, Queue};
 
 #[derive(Clone, Debug)]
 pub struct Metrics {
@@ -17,6 +17,8 @@ pub struct Metrics {
     jobs: IntCounterVec,
     job_latency: HistogramVec,
     queue_depth: IntGaugeVec,
+    worker_stalls: IntCounterVec,
+    worker_restarts: IntCounterVec,
     probe_pickup: prometheus::Histogram,
     renditions: IntCounterVec,
     rendition_latency: HistogramVec,
@@ -68,6 +70,22 @@ impl Metrics {
             &["queue"],
         )
         .expect("valid metric");
+        let worker_stalls = IntCounterVec::new(
+            Opts::new(
+                "job_worker_stalls_total",
+                "Queue workers found silent while jobs were due, and restarted",
+            ),
+            &["queue"],
+        )
+        .expect("valid metric");
+        let worker_restarts = IntCounterVec::new(
+            Opts::new(
+                "job_worker_restarts_total",
+                "Queue workers restarted after a stall or a backend failure",
+            ),
+            &["queue"],
+        )
+        .expect("valid metric");
         let probe_pickup = prometheus::Histogram::with_opts(
             HistogramOpts::new(
                 "job_probe_pickup_seconds",
@@ -102,6 +120,8 @@ impl Metrics {
             Box::new(jobs.clone()),
             Box::new(job_latency.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(worker_stalls.clone()),
+            Box::new(worker_restarts.clone()),
             Box::new(renditions.clone()),
             Box::new(rendition_latency.clone()),
         ] {
@@ -116,6 +136,8 @@ impl Metrics {
             jobs,
             job_latency,
             queue_depth,
+            worker_stalls,
+            worker_restarts,
             probe_pickup,
             renditions,
             rendition_latency,
@@ -160,9 +182,20 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    pub fn job_worker_stalled(&self, queue: Queue) {
+        self.worker_stalls.with_label_values(&[queue.name()]).inc();
+    }
+
+    pub fn job_worker_restarted(&self, queue: Queue) {
+        self.worker_restarts
+            .with_label_values(&[queue.name()])
+            .inc();
+    }
+
     /// The text exposition, after refreshing queue depths from the backend.
-    pub async fn render(&self, backend: &JobBackend) -> String {
-        for queue in Queue::ALL {
+    pub async fn render(&self, jobs: &Jobs) -> String {
+        let backend = jobs.backend();
+        for queue in jobs.registry().queues() {
             match backend.pending(queue).await {
                 Ok(depth) => self
                     .queue_depth

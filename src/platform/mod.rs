@@ -48,6 +48,14 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// What the settings alone can tell is wrong (the signing key, the JWT key), found before
+    /// anything is connected to, created or migrated.
+    pub fn check(settings: &Settings) -> anyhow::Result<()> {
+        let signing_key = auth::signing_key(settings)?;
+        Auth::new(settings, &signing_key)?;
+        Ok(())
+    }
+
     /// Connects to everything the settings name. Fails fast, naming what could not be reached.
     pub async fn connect(
         settings: Settings,

@@ -3,8 +3,9 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sous::config::{QueueSettings, Settings};
+use sous::config::Settings;
 use sous::platform::Platform;
+use sous::platform::jobs::QueueOverrides;
 use sous::{Application, ApplicationBuilder};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -94,12 +95,12 @@ pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings
     settings.jobs.poll_interval = Duration::from_millis(100);
     settings.jobs.queues.insert(
         "system".into(),
-        QueueSettings {
-            concurrency: 4,
-            timeout: Duration::from_secs(5),
-            max_attempts: 3,
-            backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(5),
+        QueueOverrides {
+            concurrency: Some(4),
+            timeout: Some(Duration::from_secs(5)),
+            max_attempts: Some(3),
+            backoff: Some(Duration::from_secs(1)),
+            max_backoff: Some(Duration::from_secs(5)),
         },
     );
     match backend {

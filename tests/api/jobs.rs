@@ -9,8 +9,7 @@ use anyhow::anyhow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sous::config::Roles;
-use sous::platform::Platform;
-use sous::platform::jobs::{Job, JobError, Queue};
+use sous::platform::jobs::{Job, JobContext, JobError, Queue};
 
 use crate::helpers::{Backend, TestApp, backends, eventually, test_settings};
 
@@ -50,9 +49,9 @@ impl Scripted {
 
 impl Job for Scripted {
     const KIND: &'static str = "test.scripted";
-    const QUEUE: Queue = Queue::System;
+    const QUEUE: Queue = Queue::SYSTEM;
 
-    async fn run(self, _: Platform) -> Result<(), JobError> {
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
         let attempt = {
             let mut all = RUNS.lock().unwrap();
             let mine = all.entry(self.token.clone()).or_default();

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sous::config::QueueSettings;
 use sous::labels::templates::order_item;
+use sous::platform::jobs::QueueOverrides;
 use sous::platform::storage::ObjectKey;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -69,12 +69,12 @@ async fn spawn(backend: &Backend, printer_port: u16) -> TestApp {
                 .insert("dock".into(), format!("127.0.0.1:{printer_port}"));
             settings.jobs.queues.insert(
                 "print".into(),
-                QueueSettings {
-                    concurrency: 2,
-                    timeout: Duration::from_secs(30),
-                    max_attempts: 2,
-                    backoff: Duration::from_secs(1),
-                    max_backoff: Duration::from_secs(2),
+                QueueOverrides {
+                    concurrency: Some(2),
+                    max_attempts: Some(2),
+                    backoff: Some(Duration::from_secs(1)),
+                    max_backoff: Some(Duration::from_secs(2)),
+                    ..QueueOverrides::default()
                 },
             );
         },

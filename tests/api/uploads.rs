@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
 use sous::platform::events::ObjectCreated;
+use sous::platform::jobs::{Job, JobContext, JobError, Queue};
 use sous::platform::storage::ObjectKey;
 use sous::platform::uploads::{self, UploadClaims, UploadRequest, UploadTicket};
 
@@ -23,21 +25,40 @@ pub fn handled(key: &str) -> usize {
     HANDLED.lock().unwrap().get(key).map_or(0, Vec::len)
 }
 
-/// An app whose `test-uploads/` prefix is handled by a recording handler.
+/// The module job of `test-uploads/`: records every event it is run for.
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    event: ObjectCreated,
+}
+
+impl From<ObjectCreated> for Record {
+    fn from(event: ObjectCreated) -> Self {
+        Record { event }
+    }
+}
+
+impl Job for Record {
+    const KIND: &'static str = "test.record-upload";
+    const QUEUE: Queue = Queue::new("test-uploads");
+
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
+        HANDLED
+            .lock()
+            .unwrap()
+            .entry(self.event.key.clone())
+            .or_default()
+            .push(self.event);
+        Ok(())
+    }
+}
+
+/// An app whose `test-uploads/` prefix starts a recording job.
 pub async fn spawn(
     backend: &Backend,
     configure: impl FnOnce(&mut sous::config::Settings),
 ) -> TestApp {
     TestApp::spawn_with(backend, configure, |b| {
-        b.on_object_created(PREFIX, |_, event| async move {
-            HANDLED
-                .lock()
-                .unwrap()
-                .entry(event.key.clone())
-                .or_default()
-                .push(event);
-            Ok(())
-        })
+        b.on_object_created::<Record>(PREFIX)
     })
     .await
 }
@@ -305,9 +326,7 @@ async fn reconciliation_raises_a_dropped_event_and_expires_what_never_came() {
             size: Some(4),
             content_type: None,
         };
-        let outcome = sous::platform::events::ingest(&app.platform, late)
-            .await
-            .unwrap();
+        let outcome = uploads::deliver(&app.platform, late).await.unwrap();
         assert!(
             matches!(outcome, sous::platform::events::Outcome::Duplicate { .. }),
             "{outcome:?}"

@@ -1,9 +1,9 @@
 //! Storage events: "an object was created" reaches sous from S3 (directly or through SNS), from
 //! GCS through Pub/Sub push, or from the local upload handler, and is routed by key prefix to the
-//! module that owns the prefix. Each object version starts work once, however often it is
-//! delivered: a unique row per (bucket, key, version) decides.
+//! module that owns the prefix: one job on the module's own queue. Each object version starts
+//! work once, however often it is delivered: a unique row per (bucket, key, version) decides.
+//! Upload intents are settled before routing, by `uploads`, which receives the notifications.
 
-pub mod api;
 mod parse;
 pub mod sns;
 
@@ -16,10 +16,10 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use serde::{Deserialize, Serialize};
 
 use super::Platform;
-use super::jobs::{Job, JobError, Queue};
+use super::jobs::{Job, JobBackendError, Jobs};
 use super::storage::ObjectKey;
 
-pub use parse::{Incoming, Notification, ParseError, parse};
+pub use parse::{Incoming, Notification, ParseError, parse, parse_s3};
 
 /// An object that now exists in the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,13 +60,16 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-type Handler =
-    Arc<dyn Fn(Platform, ObjectCreated) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
+type Enqueue = Arc<
+    dyn Fn(&Jobs, ObjectCreated) -> BoxFuture<'_, Result<uuid::Uuid, JobBackendError>>
+        + Send
+        + Sync,
+>;
 
-/// Key prefixes and the module handler of each, assembled once in `lib.rs`.
+/// Key prefixes and the module job each starts, assembled once in `lib.rs`.
 #[derive(Clone, Default)]
 pub struct EventRoutes {
-    routes: Vec<(String, Handler)>,
+    routes: Vec<(String, Enqueue)>,
 }
 
 impl std::fmt::Debug for EventRoutes {
@@ -78,13 +81,10 @@ impl std::fmt::Debug for EventRoutes {
 }
 
 impl EventRoutes {
-    /// Routes objects created under `prefix` (e.g. `meal-photos/`) to `handler`, which runs as
-    /// a job: it must be idempotent and return `JobError::Retry` for transient failures.
-    pub fn on_created<F, Fut>(&mut self, prefix: &str, handler: F) -> &mut Self
-    where
-        F: Fn(Platform, ObjectCreated) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
-    {
+    /// Objects created under `prefix` (e.g. `meal-photos/`) start job `J`, queued straight onto
+    /// the module's own queue. `J` must be idempotent: a version is routed once, but any job
+    /// may run more than once.
+    pub fn on_created<J: Job + From<ObjectCreated>>(&mut self, prefix: &str) -> &mut Self {
         assert!(
             prefix.ends_with('/'),
             "event prefix {prefix} must end with /"
@@ -97,16 +97,16 @@ impl EventRoutes {
         );
         self.routes.push((
             prefix.to_string(),
-            Arc::new(move |p, e| Box::pin(handler(p, e))),
+            Arc::new(|jobs, event| Box::pin(jobs.enqueue(&J::from(event)))),
         ));
         self
     }
 
-    fn route(&self, key: &str) -> Option<&Handler> {
+    fn route(&self, key: &str) -> Option<&Enqueue> {
         self.routes
             .iter()
             .find(|(prefix, _)| key.starts_with(prefix.as_str()))
-            .map(|(_, h)| h)
+            .map(|(_, enqueue)| enqueue)
     }
 
     pub fn owns(&self, key: &str) -> bool {
@@ -124,67 +124,27 @@ pub enum Outcome {
     Duplicate { key: String },
     /// No module owns the key's prefix: acknowledged and logged.
     Unrouted { key: String },
-    /// The upload broke its intent's terms (too large): deleted, no work queued.
+    /// Refused before routing: the upload broke its intent's terms (too large) and was deleted.
     Rejected { key: String },
 }
 
-/// The job that hands an event to its module, so the HTTP answer never waits for module work.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HandleObjectCreated {
-    pub event: ObjectCreated,
-}
-
-impl Job for HandleObjectCreated {
-    const KIND: &'static str = "platform.object-created";
-    const QUEUE: Queue = Queue::System;
-
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
-        let Some(handler) = platform.event_routes.route(&self.event.key).cloned() else {
-            return Err(JobError::permanent(anyhow::anyhow!(
-                "no module owns {}",
-                self.event.key
-            )));
-        };
-        handler(platform, self.event).await
-    }
-}
-
-/// Records the delivery and, the first time this version is seen, queues its module's work.
-/// Work is queued after the record commits; if queueing fails the record is removed again so a
-/// redelivery can succeed.
-pub async fn ingest(platform: &Platform, mut event: ObjectCreated) -> Result<Outcome, IngestError> {
+/// Records the delivery and, the first time this version is seen, queues the owning module's
+/// job. The job is queued after the record commits; if queueing fails the record is removed
+/// again so a redelivery can succeed.
+pub async fn route(platform: &Platform, event: ObjectCreated) -> Result<Outcome, RouteError> {
     let key = event.key.clone();
-    if !platform.event_routes.owns(&key) {
+    let Some(enqueue) = platform.event_routes.route(&key) else {
         tracing::info!(%key, bucket = %event.bucket, "storage event for a prefix no module owns; ignored");
         return Ok(Outcome::Unrouted { key });
-    }
-    // An upload is one piece of work however it is reported: event, local PUT, reconciliation.
-    let intent = super::uploads::settle(&platform.db, &key).await?;
-    if let Some(intent) = &intent {
-        if intent.status == super::uploads::status::REJECTED {
-            return Ok(Outcome::Rejected { key });
-        }
-        let limit = u64::try_from(intent.max_bytes).unwrap_or(u64::MAX);
-        if event.size.is_some_and(|size| size > limit) {
-            tracing::warn!(%key, size = ?event.size, limit, "upload larger than its intent allows; deleted");
-            super::uploads::reject(platform, intent)
-                .await
-                .map_err(IngestError::Reject)?;
-            return Ok(Outcome::Rejected { key });
-        }
-        event.version = format!("intent:{}", intent.id);
-    }
+    };
     let id = uuid::Uuid::now_v7().to_string();
     if !record_first_delivery(&platform.db, &id, &event).await? {
         tracing::info!(%key, version = %event.version, "storage event delivered again; ignored");
         return Ok(Outcome::Duplicate { key });
     }
-    if let Err(error) = platform.jobs.enqueue(&HandleObjectCreated { event }).await {
+    if let Err(error) = enqueue(&platform.jobs, event).await {
         entity::Entity::delete_by_id(id).exec(&platform.db).await?;
-        if let Some(intent) = intent {
-            super::uploads::unsettle(&platform.db, &intent.id).await?;
-        }
-        return Err(IngestError::Queue(error));
+        return Err(RouteError::Queue(error));
     }
     tracing::info!(%key, "storage event queued");
     Ok(Outcome::Queued { key })
@@ -221,11 +181,9 @@ async fn record_first_delivery(
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum RouteError {
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
-    Queue(#[from] super::jobs::JobBackendError),
-    #[error("cannot remove a refused upload: {0:#}")]
-    Reject(anyhow::Error),
+    Queue(#[from] JobBackendError),
 }

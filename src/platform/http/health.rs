@@ -50,7 +50,12 @@ async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError>
         check("queue", platform.jobs.backend().ping()),
         check("cache", platform.cache.ping()),
     );
-    let checks = [database, store, queue, cache];
+    let mut checks = vec![database, store, queue, cache];
+    // Workers of this process, when it runs the worker role: a stalled one is named.
+    for (queue, stalled) in platform.jobs.health().report() {
+        let state = if stalled { "stalled" } else { "ok" };
+        checks.push((format!("worker:{queue}"), state));
+    }
     let failed: Vec<&str> = checks
         .iter()
         .filter(|(_, s)| *s != "ok")
@@ -69,7 +74,7 @@ async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError>
 }
 
 async fn metrics(platform: web::Data<Platform>) -> HttpResponse {
-    let text = platform.metrics.render(platform.jobs.backend()).await;
+    let text = platform.metrics.render(&platform.jobs).await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)

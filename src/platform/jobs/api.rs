@@ -57,9 +57,14 @@ async fn list_jobs(
     let query = query.into_inner();
     let queue = match query.queue.as_deref() {
         None | Some("") => None,
-        Some(name) => Some(Queue::parse(name).ok_or_else(|| {
-            ApiError::bad_request(format!("unknown queue `{name}`"))
-                .with_field("queue", format!("one of {}", Queue::names().join(", ")))
+        Some(name) => Some(platform.jobs.registry().queue_named(name).ok_or_else(|| {
+            ApiError::bad_request(format!("unknown queue `{name}`")).with_field(
+                "queue",
+                format!(
+                    "one of {}",
+                    platform.jobs.registry().queue_names().join(", ")
+                ),
+            )
         })?),
     };
     let state = match query.state.as_deref() {
@@ -144,7 +149,7 @@ async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpRespo
     })?;
     Ok(HttpResponse::Accepted().json(ProbeQueued {
         id,
-        queue: Queue::System.name().to_string(),
+        queue: Queue::SYSTEM.name().to_string(),
     }))
 }
 

@@ -224,6 +224,48 @@ impl JobBackend {
         Ok(pending_jobs(&stats))
     }
 
+    /// Jobs in `queue` that are due now and unclaimed: what an idle, healthy worker would fetch.
+    pub async fn due(&self, queue: Queue) -> Result<u64, JobBackendError> {
+        let name = self.queue_name(queue);
+        let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
+        let now = chrono::Utc::now().timestamp();
+        match self {
+            JobBackend::Redis { conn, poll, .. } => {
+                let config = Self::redis_storage(conn, &name, *poll).get_config().clone();
+                let (active, scheduled): (u64, u64) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCOUNT")
+                    .arg(config.scheduled_jobs_set())
+                    .arg(0)
+                    .arg(now)
+                    .query_async(&mut conn.clone())
+                    .await
+                    .map_err(|e| unavailable(&e))?;
+                Ok(active + scheduled)
+            }
+            JobBackend::Postgres { pool, .. } => sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
+                 AND lock_by IS NULL AND run_at <= now()",
+            )
+            .bind(&name)
+            .fetch_one(pool)
+            .await
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| unavailable(&e)),
+            JobBackend::Sqlite { pool, .. } => sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM Jobs WHERE job_type = ?1 AND status = 'Pending' \
+                 AND lock_by IS NULL AND (run_at IS NULL OR run_at <= ?2)",
+            )
+            .bind(&name)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| unavailable(&e)),
+        }
+    }
+
     /// Readiness: the backend answers a trivial query.
     pub async fn ping(&self) -> Result<(), JobBackendError> {
         let result = match self {

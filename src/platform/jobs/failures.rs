@@ -174,7 +174,11 @@ pub async fn requeue(
         .one(db)
         .await?
         .ok_or_else(|| FailureError::NotFound(id.to_string()))?;
-    let queue = Queue::parse(&row.queue).ok_or_else(|| FailureError::NotFound(id.to_string()))?;
+    // A queue no module declares any more: its jobs have nowhere to go.
+    let queue = jobs
+        .registry()
+        .queue_named(&row.queue)
+        .ok_or_else(|| FailureError::NotFound(id.to_string()))?;
     let flipped = entity::Entity::update_many()
         .col_expr(Column::State, FailureState::Requeued.as_str().into())
         .col_expr(Column::RequeuedAt, Some(Utc::now()).into())

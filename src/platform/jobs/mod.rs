@@ -9,9 +9,11 @@
 pub mod api;
 mod backend;
 pub mod failures;
+mod queue;
 mod runner;
+mod watchdog;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,92 +21,42 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use crate::config::QueueSettings;
+use crate::config::{ConfigError, JobSettings};
 use crate::platform::Platform;
 
 pub use backend::{JobBackend, JobBackendError};
+pub use queue::{Queue, QueueOverrides, QueueSettings};
 pub use runner::run_workers;
-
-/// The queues sous runs. A queue's name is persisted in the backend: never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Queue {
-    /// Small platform work: storage-event dispatch, maintenance.
-    System,
-    Classify,
-    ImageVariants,
-    BulkIngest,
-    Print,
-}
-
-impl Queue {
-    pub const ALL: [Queue; 5] = [
-        Queue::System,
-        Queue::Classify,
-        Queue::ImageVariants,
-        Queue::BulkIngest,
-        Queue::Print,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Queue::System => "system",
-            Queue::Classify => "classify",
-            Queue::ImageVariants => "image-variants",
-            Queue::BulkIngest => "bulk-ingest",
-            Queue::Print => "print",
-        }
-    }
-
-    /// Accepts `image_variants` too, since environment variable names cannot hold dashes.
-    pub fn parse(name: &str) -> Option<Queue> {
-        let name = name.replace('_', "-");
-        Queue::ALL.into_iter().find(|q| q.name() == name)
-    }
-
-    pub fn names() -> Vec<&'static str> {
-        Queue::ALL.iter().map(|q| q.name()).collect()
-    }
-
-    /// Defaults sized for 2 cores: CPU-heavy queues run fewer jobs at once.
-    pub fn default_settings(self) -> QueueSettings {
-        let base = QueueSettings::default();
-        match self {
-            Queue::Classify | Queue::ImageVariants => QueueSettings {
-                concurrency: 2,
-                timeout: Duration::from_secs(120),
-                ..base
-            },
-            Queue::BulkIngest => QueueSettings {
-                concurrency: 2,
-                timeout: Duration::from_secs(1800),
-                ..base
-            },
-            Queue::Print => QueueSettings {
-                timeout: Duration::from_secs(30),
-                max_attempts: 4,
-                backoff: Duration::from_secs(5),
-                ..base
-            },
-            Queue::System => base,
-        }
-    }
-}
-
-impl std::fmt::Display for Queue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use watchdog::WorkerHealth;
 
 /// A unit of background work: a serde struct whose handler must be idempotent, since any job
 /// may run more than once (a worker can die after the work but before the acknowledgement).
 pub trait Job: Serialize + DeserializeOwned + Send + 'static {
     /// Persisted with every queued job: never rename one.
     const KIND: &'static str;
+    /// Declared by the job's module, next to its jobs.
     const QUEUE: Queue;
 
-    fn run(self, platform: Platform) -> impl Future<Output = Result<(), JobError>> + Send;
+    fn run(self, context: JobContext) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// What a running job knows besides its payload.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    pub platform: Platform,
+    /// Stable across retries.
+    pub id: Uuid,
+    /// This attempt, from 1.
+    pub attempt: u32,
+    /// Attempts the queue allows before the job goes to the dead letters.
+    pub max_attempts: u32,
+}
+
+impl JobContext {
+    /// Whether a retryable failure now would go to the dead letters rather than be retried.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
 }
 
 /// How a failed job should continue, decided where the error happens.
@@ -140,28 +92,32 @@ pub struct Envelope {
 }
 
 type Handler = Arc<
-    dyn Fn(serde_json::Value, Platform) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync,
+    dyn Fn(serde_json::Value, JobContext) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync,
 >;
 
-/// Job kinds and their handlers, assembled once in `lib.rs` from every module.
-#[derive(Clone, Default)]
+/// Job kinds, their handlers and their queues, assembled once in `lib.rs` from every module.
+#[derive(Clone)]
 pub struct JobRegistry {
     handlers: HashMap<&'static str, (Queue, Handler)>,
+    /// Every declared queue with the operator's overrides applied.
+    queues: BTreeMap<Queue, QueueSettings>,
 }
 
 impl JobRegistry {
-    /// The registry every process starts from: the platform's own jobs.
+    /// The registry every process starts from: the platform's own jobs, on `system`.
     pub fn platform() -> Self {
-        let mut registry = JobRegistry::default();
-        registry
-            .register::<Probe>()
-            .register::<crate::platform::events::HandleObjectCreated>();
+        let mut registry = JobRegistry {
+            handlers: HashMap::new(),
+            queues: BTreeMap::from([(Queue::SYSTEM, Queue::SYSTEM.defaults())]),
+        };
+        registry.register::<Probe>();
         registry
     }
 
-    /// Registers `J`; registering one kind twice is a wiring bug and panics at start.
+    /// Registers `J` and learns its queue; registering one kind twice, or one queue name with
+    /// two sets of defaults, is a wiring bug and panics at start.
     pub fn register<J: Job>(&mut self) -> &mut Self {
-        let handler: Handler = Arc::new(|payload, platform| {
+        let handler: Handler = Arc::new(|payload, context| {
             Box::pin(async move {
                 let job: J = serde_json::from_value(payload).map_err(|e| {
                     JobError::permanent(
@@ -169,20 +125,78 @@ impl JobRegistry {
                             .context(format!("payload of {} does not parse", J::KIND)),
                     )
                 })?;
-                job.run(platform).await
+                job.run(context).await
             })
         });
         let previous = self.handlers.insert(J::KIND, (J::QUEUE, handler));
         assert!(previous.is_none(), "job kind {} registered twice", J::KIND);
+        if let Some((declared, _)) = self.queues.get_key_value(&J::QUEUE) {
+            assert!(
+                declared.defaults() == J::QUEUE.defaults(),
+                "queue {} declared twice with different defaults",
+                J::QUEUE
+            );
+        }
+        self.queues.insert(J::QUEUE, J::QUEUE.defaults());
         self
+    }
+
+    /// Applies `SOUS_JOBS__QUEUES__*` over the declared defaults. Fails, naming the setting, on
+    /// a queue no module declares or a value that cannot work.
+    pub fn apply_settings(&mut self, settings: &JobSettings) -> Result<(), ConfigError> {
+        for (name, overrides) in &settings.queues {
+            let Some(queue) = self.queue_named(name) else {
+                return Err(ConfigError::invalid(
+                    "SOUS_JOBS__QUEUES",
+                    format!(
+                        "unknown queue `{name}`: expected one of {}",
+                        self.queue_names().join(", ")
+                    ),
+                ));
+            };
+            let resolved = queue.defaults().overridden_by(overrides);
+            if resolved.concurrency == 0 || resolved.max_attempts == 0 || resolved.timeout.is_zero()
+            {
+                return Err(ConfigError::invalid(
+                    "SOUS_JOBS__QUEUES",
+                    format!(
+                        "queue `{name}`: concurrency, max_attempts and timeout must be more than 0"
+                    ),
+                ));
+            }
+            self.queues.insert(queue, resolved);
+        }
+        Ok(())
     }
 
     fn handler(&self, kind: &str) -> Option<&(Queue, Handler)> {
         self.handlers.get(kind)
     }
 
+    /// The queue called `name` (or its environment spelling, with underscores).
+    pub fn queue_named(&self, name: &str) -> Option<Queue> {
+        self.queues().find(|queue| queue.is_named(name))
+    }
+
+    /// Every declared queue, whether or not this process works on it.
+    pub fn queues(&self) -> impl Iterator<Item = Queue> + '_ {
+        self.queues.keys().copied()
+    }
+
+    pub fn queue_names(&self) -> Vec<&'static str> {
+        self.queues().map(Queue::name).collect()
+    }
+
+    /// A declared queue's settings.
+    pub fn settings(&self, queue: Queue) -> QueueSettings {
+        self.queues
+            .get(&queue)
+            .copied()
+            .unwrap_or_else(|| queue.defaults())
+    }
+
     /// Queues that have at least one registered kind: the only ones a worker needs to poll.
-    fn queues(&self) -> std::collections::BTreeSet<Queue> {
+    fn queues_in_use(&self) -> BTreeSet<Queue> {
         self.handlers.values().map(|(queue, _)| *queue).collect()
     }
 
@@ -193,7 +207,10 @@ impl JobRegistry {
 
 impl std::fmt::Debug for JobRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.handlers.keys()).finish()
+        f.debug_struct("JobRegistry")
+            .field("kinds", &self.handlers.keys())
+            .field("queues", &self.queues)
+            .finish()
     }
 }
 
@@ -202,6 +219,7 @@ impl std::fmt::Debug for JobRegistry {
 pub struct Jobs {
     backend: JobBackend,
     registry: Arc<JobRegistry>,
+    health: WorkerHealth,
 }
 
 impl Jobs {
@@ -209,27 +227,35 @@ impl Jobs {
         Jobs {
             backend,
             registry: Arc::new(registry),
+            health: WorkerHealth::default(),
         }
     }
 
-    /// Queues `job` for a worker; returns its id.
-    pub async fn enqueue<J: Job>(&self, job: &J) -> Result<Uuid, JobBackendError> {
+    /// Queues `job` for a worker; returns its id. The job is serialized before the returned
+    /// future first runs, so the future does not borrow it.
+    pub fn enqueue<J: Job>(
+        &self,
+        job: &J,
+    ) -> impl Future<Output = Result<Uuid, JobBackendError>> + Send + '_ {
         debug_assert!(
             self.registry.knows(J::KIND),
             "job kind {} is not registered",
             J::KIND
         );
-        let envelope = Envelope {
-            id: Uuid::now_v7(),
-            kind: J::KIND.to_string(),
-            payload: serde_json::to_value(job).map_err(JobBackendError::Encode)?,
-            attempt: 0,
-        };
-        let id = envelope.id;
-        self.backend
-            .push(J::QUEUE, envelope, Duration::ZERO)
-            .await?;
-        Ok(id)
+        let payload = serde_json::to_value(job).map_err(JobBackendError::Encode);
+        async move {
+            let envelope = Envelope {
+                id: Uuid::now_v7(),
+                kind: J::KIND.to_string(),
+                payload: payload?,
+                attempt: 0,
+            };
+            let id = envelope.id;
+            self.backend
+                .push(J::QUEUE, envelope, Duration::ZERO)
+                .await?;
+            Ok(id)
+        }
     }
 
     /// Pushes an envelope as is (retries and re-queued dead letters), after `delay`.
@@ -246,8 +272,13 @@ impl Jobs {
         &self.backend
     }
 
-    pub(crate) fn registry(&self) -> &JobRegistry {
+    pub fn registry(&self) -> &JobRegistry {
         &self.registry
+    }
+
+    /// This process's queue workers, as the stall watchdog sees them.
+    pub fn health(&self) -> &WorkerHealth {
+        &self.health
     }
 }
 
@@ -268,13 +299,13 @@ impl Probe {
 
 impl Job for Probe {
     const KIND: &'static str = "platform.probe";
-    const QUEUE: Queue = Queue::System;
+    const QUEUE: Queue = Queue::SYSTEM;
 
-    async fn run(self, platform: Platform) -> Result<(), JobError> {
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
         let waited = (chrono::Utc::now() - self.enqueued_at)
             .to_std()
             .unwrap_or_default();
-        platform.metrics.probe_picked_up(waited);
+        context.platform.metrics.probe_picked_up(waited);
         tracing::info!(
             pickup_ms = waited.as_secs_f64() * 1000.0,
             "probe job picked up"
@@ -283,36 +314,76 @@ impl Job for Probe {
     }
 }
 
-/// Exponential backoff: `base * 2^(attempt-1)`, capped.
-pub fn backoff(settings: &QueueSettings, attempt: u32) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-    settings
-        .backoff
-        .saturating_mul(factor)
-        .min(settings.max_backoff)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn queue_names_round_trip() {
-        for queue in Queue::ALL {
-            assert_eq!(Queue::parse(queue.name()), Some(queue));
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Print;
+
+    impl Job for Print {
+        const KIND: &'static str = "test.print";
+        const QUEUE: Queue = Queue::new("print").with_max_attempts(4);
+
+        async fn run(self, _: JobContext) -> Result<(), JobError> {
+            Ok(())
         }
-        assert_eq!(Queue::parse("image_variants"), Some(Queue::ImageVariants));
-        assert_eq!(Queue::parse("dishes"), None);
+    }
+
+    fn registry() -> JobRegistry {
+        let mut registry = JobRegistry::platform();
+        registry.register::<Print>();
+        registry
+    }
+
+    fn overrides(name: &str, overrides: QueueOverrides) -> JobSettings {
+        JobSettings {
+            queues: BTreeMap::from([(name.to_string(), overrides)]),
+            ..crate::config::Settings::default().jobs
+        }
     }
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        let settings = QueueSettings {
-            backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(5),
-            ..QueueSettings::default()
+    fn the_registry_learns_queues_from_the_jobs() {
+        let registry = registry();
+        assert_eq!(registry.queue_names(), vec!["print", "system"]);
+        assert_eq!(registry.settings(Print::QUEUE).max_attempts, 4);
+    }
+
+    #[test]
+    fn queue_settings_override_the_declared_defaults_by_name() {
+        let mut registry = registry();
+        let settings = overrides(
+            "print",
+            QueueOverrides {
+                concurrency: Some(1),
+                ..Default::default()
+            },
+        );
+        registry.apply_settings(&settings).unwrap();
+        let print = registry.settings(Print::QUEUE);
+        assert_eq!((print.concurrency, print.max_attempts), (1, 4));
+    }
+
+    #[test]
+    fn an_unknown_queue_or_a_zero_names_the_setting() {
+        let error = registry()
+            .apply_settings(&overrides("dishes", QueueOverrides::default()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("SOUS_JOBS__QUEUES") && error.contains("dishes"),
+            "{error}"
+        );
+        assert!(error.contains("print, system"), "{error}");
+        let zero = QueueOverrides {
+            concurrency: Some(0),
+            ..Default::default()
         };
-        let delays: Vec<u64> = (1..=5).map(|a| backoff(&settings, a).as_secs()).collect();
-        assert_eq!(delays, vec![1, 2, 4, 5, 5]);
+        let error = registry()
+            .apply_settings(&overrides("print", zero))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("more than 0"), "{error}");
     }
 }

@@ -1,16 +1,24 @@
-//! The worker role: one apalis worker per queue in use, all under one monitor.
+//! The worker role: one supervised apalis worker per queue in use, and the stall watchdog.
 
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use apalis::prelude::{BackendExt, BoxDynError, Data, Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{
+    BoxDynError, Data, Event, EventListenerExt, WorkerBuilder, WorkerBuilderExt, WorkerContext,
+    WorkerError,
+};
 use futures::FutureExt;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Envelope, JobBackend, JobError, Queue, backoff, failures};
+use super::{Envelope, JobBackend, JobContext, JobError, Queue, failures};
 use crate::platform::Platform;
+
+/// Longest pause before restarting a worker whose backend failed (the database was down, say).
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 struct QueueContext {
@@ -18,13 +26,13 @@ struct QueueContext {
     queue: Queue,
 }
 
-/// Runs workers for every queue that has a registered job until `shutdown` resolves, then stops
+/// Runs a worker for every queue that has a registered job until `shutdown` resolves, then stops
 /// fetching and lets in-flight jobs finish for up to the configured shutdown timeout.
 pub async fn run_workers(
     platform: Platform,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let queues: BTreeSet<Queue> = platform.jobs.registry().queues();
+    let queues: BTreeSet<Queue> = platform.jobs.registry().queues_in_use();
     if queues.is_empty() {
         tracing::info!("no job kinds registered; the worker role idles");
         shutdown.await;
@@ -37,68 +45,146 @@ pub async fn run_workers(
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let mut monitor = Monitor::new()
-        .shutdown_timeout(platform.settings.shutdown_timeout)
-        .should_restart(|worker, error| {
-            tracing::warn!(worker = worker.name(), %error, "job worker stopped; restarting");
-            true
-        });
-
+    let stop = CancellationToken::new();
+    let mut workers = JoinSet::new();
     for queue in queues {
-        let settings = platform.settings.queue(queue);
-        let context = QueueContext {
-            platform: platform.clone(),
+        workers.spawn(supervise(
+            platform.clone(),
             queue,
-        };
-        let backend = platform.jobs.backend().clone();
-        let instance = instance.clone();
-        let name = backend.queue_name(queue);
-        // Worker names must be unique per process, or two replicas steal each other's leases.
-        let worker_name = move |restarts: usize| format!("{name}@{instance}.{restarts}");
-        let concurrency = settings.concurrency;
-        tracing::info!(queue = %queue, concurrency, backend = backend.kind(), "starting job worker");
+            instance.clone(),
+            stop.clone(),
+        ));
+    }
+    let watchdog = tokio::spawn(watch(platform.clone(), stop.clone()));
 
-        macro_rules! register {
+    tokio::select! {
+        () = shutdown => {}
+        Some(joined) = workers.join_next() => {
+            // A supervisor only returns once stopped; before that, it panicked.
+            stop.cancel();
+            watchdog.abort();
+            return Err(anyhow!("a job worker supervisor stopped: {joined:?}"));
+        }
+    }
+    tracing::info!("stopping job workers: no new jobs, finishing those in flight");
+    stop.cancel();
+    watchdog.abort();
+    let grace = platform.settings.shutdown_timeout;
+    if tokio::time::timeout(grace, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "jobs still running at the end of the shutdown timeout"
+        );
+    }
+    Ok(())
+}
+
+/// Runs the worker of `queue`, restarting it when it fails or the watchdog finds it stalled,
+/// until `stop`.
+async fn supervise(platform: Platform, queue: Queue, instance: String, stop: CancellationToken) {
+    let settings = platform.jobs.registry().settings(queue);
+    let backend = platform.jobs.backend().clone();
+    let queue_name = backend.queue_name(queue);
+    let poll = platform.settings.jobs.poll_interval;
+    let health = platform.jobs.health().clone();
+    let context = QueueContext {
+        platform: platform.clone(),
+        queue,
+    };
+    tracing::info!(%queue, concurrency = settings.concurrency, backend = backend.kind(), "starting job worker");
+    for restarts in 0.. {
+        // Worker names must be unique per process, or two replicas steal each other's leases.
+        let name = format!("{queue_name}@{instance}.{restarts}");
+        let restart = health.started(queue);
+        let stopped = {
+            let (stop, restart) = (stop.clone(), restart.clone());
+            async move {
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = restart.cancelled() => {}
+                }
+                Ok::<(), WorkerError>(())
+            }
+        };
+        let beats = health.clone();
+        let alive = move |_: &WorkerContext, event: &Event| {
+            if matches!(event, Event::HeartBeat | Event::Success(_)) {
+                beats.alive(queue);
+            }
+        };
+        macro_rules! run {
             ($storage:expr) => {
-                monitor = monitor.register(move |restarts| {
-                    WorkerBuilder::new(worker_name(restarts))
-                        .backend($storage)
-                        .data(context.clone())
-                        .concurrency(concurrency)
-                        .build(handle)
-                })
+                WorkerBuilder::new(name)
+                    .backend($storage)
+                    .data(context.clone())
+                    .concurrency(settings.concurrency)
+                    .on_event(alive)
+                    .build(handle)
+                    .run_until(stopped)
+                    .await
             };
         }
-        match backend {
-            JobBackend::Redis { ref conn, poll, .. } => {
-                let (conn, queue_name) = (conn.clone(), backend.queue_name(queue));
-                register!(JobBackend::redis_storage(&conn, &queue_name, poll))
+        let outcome = match &backend {
+            JobBackend::Redis { conn, .. } => {
+                run!(JobBackend::redis_storage(conn, &queue_name, poll))
             }
-            // The SQL workers also fetch on a timer: woken only by their heartbeat, apalis 1.0's
-            // workers can stall for good when a heartbeat falls during an empty fetch.
-            JobBackend::Postgres { ref pool, poll } => {
-                let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));
-                register!(
-                    JobBackend::postgres_storage(&pool, &queue_name, poll).poll_with_interval(poll)
-                )
+            JobBackend::Postgres { pool, .. } => {
+                run!(JobBackend::postgres_storage(pool, &queue_name, poll))
             }
-            JobBackend::Sqlite { ref pool, poll } => {
-                let (pool, queue_name) = (pool.clone(), backend.queue_name(queue));
-                register!(
-                    JobBackend::sqlite_storage(&pool, &queue_name, poll).poll_with_interval(poll)
-                )
+            JobBackend::Sqlite { pool, .. } => {
+                run!(JobBackend::sqlite_storage(pool, &queue_name, poll))
+            }
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        platform.metrics.job_worker_restarted(queue);
+        match outcome {
+            Ok(()) => tracing::warn!(%queue, "restarting the stalled job worker"),
+            Err(error) => {
+                let delay = (poll * 2u32.saturating_pow(restarts.min(16))).min(MAX_RESTART_DELAY);
+                tracing::warn!(%queue, %error, ?delay, "job worker failed; restarting");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
             }
         }
     }
+}
 
-    monitor
-        .run_with_signal(async move {
-            shutdown.await;
-            tracing::info!("stopping job workers: no new jobs, finishing those in flight");
-            Ok(())
-        })
-        .await
-        .map_err(|e| anyhow!("job monitor failed: {e}"))
+/// Every few seconds, finds workers that have been silent for `stall_after` while their queue
+/// has due jobs, and has them restarted.
+async fn watch(platform: Platform, stop: CancellationToken) {
+    let stall_after = platform.settings.jobs.stall_after;
+    let mut tick = tokio::time::interval(stall_after / 4);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !stop.is_cancelled() {
+        tick.tick().await;
+        for queue in platform.jobs.health().silent_for(stall_after) {
+            let due = match platform.jobs.backend().due(queue).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(%queue, %error, "cannot count due jobs");
+                    continue;
+                }
+            };
+            if due > 0 && platform.jobs.health().stall(queue) {
+                platform.metrics.job_worker_stalled(queue);
+                tracing::error!(
+                    %queue,
+                    due,
+                    silent_for = ?stall_after,
+                    "job worker stalled: no heartbeat while jobs are due; restarting it"
+                );
+            }
+        }
+    }
 }
 
 async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), BoxDynError> {
@@ -107,12 +193,18 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
     let span =
         tracing::info_span!("job", id = %envelope.id, kind = %envelope.kind, %queue, attempt);
     async move {
-        let settings = platform.settings.queue(queue);
+        let settings = platform.jobs.registry().settings(queue);
         let started = Instant::now();
         let outcome = match platform.jobs.registry().handler(&envelope.kind) {
             None => Err(JobError::permanent(anyhow!("no handler for job kind `{}`", envelope.kind))),
             Some((_, handler)) => {
-                let run = AssertUnwindSafe(handler(envelope.payload.clone(), platform.clone())).catch_unwind();
+                let job = JobContext {
+                    platform: platform.clone(),
+                    id: envelope.id,
+                    attempt,
+                    max_attempts: settings.max_attempts,
+                };
+                let run = AssertUnwindSafe(handler(envelope.payload.clone(), job)).catch_unwind();
                 match tokio::time::timeout(settings.timeout, run).await {
                     Ok(Ok(result)) => result,
                     Ok(Err(_panic)) => Err(JobError::retry(anyhow!("job panicked"))),
@@ -128,7 +220,7 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
                 "succeeded"
             }
             Err(JobError::Retry(error)) if attempt < settings.max_attempts => {
-                let delay = backoff(&settings, attempt);
+                let delay = settings.backoff(attempt);
                 tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "job failed; will retry");
                 let retry = Envelope { attempt, ..envelope };
                 // If even the re-push fails, the error goes back to apalis, whose own retry is

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{entity, status};
 use crate::platform::Platform;
-use crate::platform::events::{self, ObjectCreated};
+use crate::platform::events::ObjectCreated;
 use crate::platform::http::{ApiError, Code};
 use crate::platform::storage::{ObjectKey, PutStreamError};
 
@@ -104,7 +104,7 @@ async fn put_upload(
         content_type: Some(content_type),
     };
     // The object is safe; if its work cannot be queued now, reconciliation raises it later.
-    if let Err(error) = events::ingest(&platform, event).await {
+    if let Err(error) = super::deliver(&platform, event).await {
         tracing::warn!(key = %claims.key, %error, "upload stored but its work is not queued yet");
     }
     Ok(HttpResponse::Created().json(Uploaded {

@@ -5,6 +5,7 @@
 //! loses it.
 
 pub mod api;
+pub mod notifications;
 mod token;
 
 use std::collections::BTreeMap;
@@ -19,7 +20,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::Platform;
-use super::events::{self, ObjectCreated};
+use super::events::{self, ObjectCreated, Outcome};
 use super::storage::ObjectKey;
 pub use token::{TokenError, UploadClaims, UploadSigner};
 
@@ -181,9 +182,65 @@ pub async fn create(
     })
 }
 
+/// What happened to one delivered event, however it was reported: a notification, the local
+/// PUT, reconciliation.
+pub async fn deliver(
+    platform: &Platform,
+    mut event: ObjectCreated,
+) -> Result<Outcome, DeliverError> {
+    let key = event.key.clone();
+    if !platform.event_routes.owns(&key) {
+        return Ok(events::route(platform, event).await?);
+    }
+    // An upload is one piece of work however it is reported.
+    let intent = settle(&platform.db, &key).await?;
+    if let Some(intent) = &intent {
+        if intent.status == status::REJECTED {
+            return Ok(Outcome::Rejected { key });
+        }
+        let limit = u64::try_from(intent.max_bytes).unwrap_or(u64::MAX);
+        if event.size.is_some_and(|size| size > limit) {
+            tracing::warn!(%key, size = ?event.size, limit, "upload larger than its intent allows; deleted");
+            reject(platform, intent)
+                .await
+                .map_err(DeliverError::Reject)?;
+            return Ok(Outcome::Rejected { key });
+        }
+        event.version = format!("intent:{}", intent.id);
+    }
+    match events::route(platform, event).await {
+        Ok(outcome) => Ok(outcome),
+        Err(error) => {
+            if let Some(intent) = intent {
+                unsettle(&platform.db, &intent.id).await?;
+            }
+            Err(error.into())
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Queue(#[from] super::jobs::JobBackendError),
+    #[error("cannot remove a refused upload: {0:#}")]
+    Reject(anyhow::Error),
+}
+
+impl From<events::RouteError> for DeliverError {
+    fn from(error: events::RouteError) -> Self {
+        match error {
+            events::RouteError::Database(e) => DeliverError::Database(e),
+            events::RouteError::Queue(e) => DeliverError::Queue(e),
+        }
+    }
+}
+
 /// If `key` belongs to an upload intent, marks the intent received and returns it: the
 /// intent, not the sender's version, is then what makes a delivery the same as another.
-pub(super) async fn settle(
+async fn settle(
     db: &DatabaseConnection,
     key: &str,
 ) -> Result<Option<entity::Model>, sea_orm::DbErr> {
@@ -208,7 +265,7 @@ pub(super) async fn settle(
 
 /// Refuses an upload that broke its intent's terms (only possible where the store signed the
 /// URL and could not bound the size): the object is deleted and the intent says why.
-pub(super) async fn reject(platform: &Platform, intent: &entity::Model) -> anyhow::Result<()> {
+async fn reject(platform: &Platform, intent: &entity::Model) -> anyhow::Result<()> {
     use entity::Column;
     platform
         .store
@@ -224,10 +281,7 @@ pub(super) async fn reject(platform: &Platform, intent: &entity::Model) -> anyho
 
 /// Puts an intent back to pending when its event could not be queued, so reconciliation
 /// raises it again later.
-pub(super) async fn unsettle(
-    db: &DatabaseConnection,
-    intent_id: &str,
-) -> Result<(), sea_orm::DbErr> {
+async fn unsettle(db: &DatabaseConnection, intent_id: &str) -> Result<(), sea_orm::DbErr> {
     use entity::Column;
     entity::Entity::update_many()
         .col_expr(Column::Status, status::PENDING.into())
@@ -278,7 +332,7 @@ pub async fn reconcile(platform: Platform) -> anyhow::Result<()> {
                     size: Some(meta.size),
                     content_type: None,
                 };
-                events::ingest(&platform, event).await?;
+                deliver(&platform, event).await?;
             }
             None if intent.expires_at < now => {
                 tracing::info!(key = %intent.key, "upload never came; expiring its intent");

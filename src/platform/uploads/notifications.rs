@@ -10,10 +10,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::parse::{Incoming, Notification, ParseError, parse, parse_s3};
-use super::sns::SnsError;
-use super::{IngestError, ObjectCreated, Outcome, ingest};
+use super::{DeliverError, deliver};
 use crate::platform::Platform;
+use crate::platform::events::sns::SnsError;
+use crate::platform::events::{
+    Incoming, Notification, ObjectCreated, Outcome, ParseError, parse, parse_s3,
+};
 use crate::platform::http::{ApiError, Code};
 use crate::platform::storage::ObjectKey;
 
@@ -69,7 +71,11 @@ async fn receive(
         Incoming::Sns(message) => {
             platform.sns.verify(&message).await.map_err(|e| match e {
                 SnsError::Fetch(_) => {
-                    ApiError::unavailable(format!("cannot verify the SNS signature now: {e}"), 10)
+                    tracing::warn!(error = %e, "cannot fetch the SNS signing certificate");
+                    ApiError::unavailable(
+                        "cannot verify the SNS signature now; deliver again later",
+                        10,
+                    )
                 }
                 other => ApiError::forbidden(format!("SNS message refused: {other}")),
             })?;
@@ -80,7 +86,13 @@ async fn receive(
                         .confirm_subscription(&message)
                         .await
                         .map_err(|e| match e {
-                            SnsError::Fetch(_) => ApiError::unavailable(e.to_string(), 10),
+                            SnsError::Fetch(_) => {
+                                tracing::warn!(error = %e, "cannot confirm the SNS subscription");
+                                ApiError::unavailable(
+                                    "cannot confirm the SNS subscription now; deliver again later",
+                                    10,
+                                )
+                            }
                             other => ApiError::bad_request(format!(
                                 "subscription not confirmed: {other}"
                             )),
@@ -125,10 +137,10 @@ async fn receive(
     }
     let mut results = Vec::with_capacity(events.len());
     for event in events {
-        results.push(ingest(&platform, event).await.map_err(|e| match e {
-            IngestError::Database(e) => ApiError::from(e),
-            IngestError::Reject(e) => ApiError::internal(e),
-            IngestError::Queue(e) => {
+        results.push(deliver(&platform, event).await.map_err(|e| match e {
+            DeliverError::Database(e) => ApiError::from(e),
+            DeliverError::Reject(e) => ApiError::internal(e),
+            DeliverError::Queue(e) => {
                 tracing::warn!(error = %e, "cannot queue storage event work");
                 ApiError::unavailable("the job queue is unavailable; deliver again later", 10)
             }
