@@ -104,6 +104,10 @@ pub struct JobSettings {
     /// How often an idle worker looks for work; bounds the api → worker pickup latency.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// A worker silent for this long counts as dead, and its in-flight jobs are run again by
+    /// another worker.
+    #[serde(with = "humantime_serde")]
+    pub orphan_after: Duration,
     /// A worker silent for this long while its queue has due jobs is reported and restarted.
     #[serde(with = "humantime_serde")]
     pub stall_after: Duration,
@@ -373,6 +377,7 @@ impl Default for Settings {
             jobs: JobSettings {
                 url: None,
                 poll_interval: Duration::from_millis(500),
+                orphan_after: Duration::from_secs(60),
                 stall_after: Duration::from_secs(30),
                 queues: BTreeMap::new(),
             },
@@ -467,6 +472,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "SOUS_JOBS__POLL_INTERVAL",
                 "must be more than 0",
+            ));
+        }
+        if self.jobs.orphan_after <= self.jobs.poll_interval * 2 {
+            return Err(ConfigError::invalid(
+                "SOUS_JOBS__ORPHAN_AFTER",
+                "must be more than twice SOUS_JOBS__POLL_INTERVAL, or live workers lose their jobs",
             ));
         }
         if self.jobs.stall_after <= self.jobs.poll_interval * 2 {

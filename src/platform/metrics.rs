@@ -182,6 +182,14 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Job attempts this process finished on `queue`, whatever their outcome.
+    pub fn jobs_finished(&self, queue: Queue) -> u64 {
+        ["succeeded", "retried", "dead"]
+            .iter()
+            .map(|outcome| self.jobs.with_label_values(&[queue.name(), outcome]).get())
+            .sum()
+    }
+
     pub fn job_worker_stalled(&self, queue: Queue) {
         self.worker_stalls.with_label_values(&[queue.name()]).inc();
     }

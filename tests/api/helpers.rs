@@ -76,6 +76,8 @@ static INIT: LazyLock<()> = LazyLock::new(|| {
     }
 });
 
+pub const TEST_SIGNING_KEY: &str = "test-signing-key-0123456789abcdef0123456789abcdef";
+
 /// Settings for a test: everything under `dir`, a free port, fast polling and short backoff.
 pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings {
     LazyLock::force(&INIT);
@@ -84,11 +86,7 @@ pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings
         data_dir: dir.to_path_buf(),
         database_url: format!("sqlite://{}?mode=rwc", dir.join("sous.db").display()),
         store_url: format!("file://{}", dir.join("objects").display()),
-        signing_key: Some(
-            "test-signing-key-0123456789abcdef0123456789abcdef"
-                .to_string()
-                .into(),
-        ),
+        signing_key: Some(TEST_SIGNING_KEY.to_string().into()),
         shutdown_timeout: Duration::from_secs(10),
         ..Settings::default()
     };

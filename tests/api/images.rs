@@ -1,7 +1,7 @@
 //! Images over HTTP: register, serve resized in the negotiated format, variants made ahead,
 //! replace (old URLs redirect), delete; every limit at and past it; awkward files.
 
-mod samples;
+pub mod samples;
 
 use std::time::Duration;
 

@@ -12,15 +12,22 @@ use sqlx::pool::PoolOptions;
 use super::{Envelope, Queue};
 use crate::config::Settings;
 
-/// Silence after which a worker counts as dead and its in-flight jobs are re-queued elsewhere.
-/// Heartbeats run at the poll interval (an idle worker looks for work on them), so without
-/// this a replica that skipped a beat or two would have its running jobs taken over.
-const ORPHANED_AFTER: Duration = Duration::from_secs(60);
+/// How a backend's workers beat and when their silence counts as death.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Heartbeat interval, which is also how often an idle worker looks for work.
+    pub poll: Duration,
+    /// Silence after which a worker counts as dead and its in-flight jobs are re-queued
+    /// elsewhere. Many beats long, so a replica that skipped a beat or two keeps its jobs.
+    pub orphan_after: Duration,
+}
 
-fn missed_heartbeats(poll: Duration) -> usize {
-    (ORPHANED_AFTER.as_secs_f64() / poll.as_secs_f64())
-        .ceil()
-        .max(2.0) as usize
+impl Timing {
+    fn missed_heartbeats(self) -> usize {
+        (self.orphan_after.as_secs_f64() / self.poll.as_secs_f64())
+            .ceil()
+            .max(2.0) as usize
+    }
 }
 
 /// Apalis's own retry is only a safety net for when our bookkeeping itself fails (see `runner`).
@@ -39,15 +46,15 @@ pub enum JobBackend {
     Redis {
         conn: ConnectionManager,
         prefix: String,
-        poll: Duration,
+        timing: Timing,
     },
     Postgres {
         pool: sqlx::postgres::PgPool,
-        poll: Duration,
+        timing: Timing,
     },
     Sqlite {
         pool: SqlitePool,
-        poll: Duration,
+        timing: Timing,
     },
 }
 
@@ -55,7 +62,10 @@ impl JobBackend {
     /// Connects and prepares the backend's own tables.
     pub async fn connect(settings: &Settings) -> anyhow::Result<JobBackend> {
         use anyhow::Context;
-        let poll = settings.jobs.poll_interval;
+        let timing = Timing {
+            poll: settings.jobs.poll_interval,
+            orphan_after: settings.jobs.orphan_after,
+        };
         let url = match (&settings.jobs.url, &settings.redis_url) {
             (Some(url), _) => url.clone(),
             (None, Some(redis)) => redis.clone(),
@@ -72,7 +82,7 @@ impl JobBackend {
             return Ok(JobBackend::Redis {
                 conn,
                 prefix: settings.redis_prefix.clone(),
-                poll,
+                timing,
             });
         }
         if url.starts_with("postgres") {
@@ -85,7 +95,7 @@ impl JobBackend {
             PostgresStorage::<()>::setup(&pool)
                 .await
                 .context("failed to prepare the job tables in PostgreSQL")?;
-            return Ok(JobBackend::Postgres { pool, poll });
+            return Ok(JobBackend::Postgres { pool, timing });
         }
         // The queue polls with `UPDATE … RETURNING`; its own file keeps it from contending with
         // the application database's single writer.
@@ -102,7 +112,15 @@ impl JobBackend {
         SqliteStorage::<()>::setup(&pool)
             .await
             .context("failed to prepare the job tables in SQLite")?;
-        Ok(JobBackend::Sqlite { pool, poll })
+        Ok(JobBackend::Sqlite { pool, timing })
+    }
+
+    pub fn timing(&self) -> Timing {
+        match self {
+            JobBackend::Redis { timing, .. }
+            | JobBackend::Postgres { timing, .. }
+            | JobBackend::Sqlite { timing, .. } => *timing,
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -124,37 +142,37 @@ impl JobBackend {
     pub(super) fn redis_storage(
         conn: &ConnectionManager,
         name: &str,
-        poll: Duration,
+        timing: Timing,
     ) -> RedisStorage<Envelope> {
         // `with_config(Config::default())` would reset the queue to "default": set it explicitly.
         let config = apalis_redis::Config::default()
             .queue(name)
-            .heartbeat_interval(poll)
-            .missed_heartbeats(missed_heartbeats(poll));
+            .heartbeat_interval(timing.poll)
+            .missed_heartbeats(timing.missed_heartbeats());
         RedisStorage::new(conn.clone()).with_config(config)
     }
 
     pub(super) fn sqlite_storage(
         pool: &SqlitePool,
         name: &str,
-        poll: Duration,
+        timing: Timing,
     ) -> SqliteStorage<Envelope> {
         let config = apalis_sqlite::Config::default()
             .queue(name)
-            .heartbeat_interval(poll)
-            .missed_heartbeats(missed_heartbeats(poll));
+            .heartbeat_interval(timing.poll)
+            .missed_heartbeats(timing.missed_heartbeats());
         SqliteStorage::new(pool).with_config(config)
     }
 
     pub(super) fn postgres_storage(
         pool: &sqlx::postgres::PgPool,
         name: &str,
-        poll: Duration,
+        timing: Timing,
     ) -> PostgresStorage<Envelope> {
         let config = apalis_postgres::Config::default()
             .queue(name)
-            .heartbeat_interval(poll)
-            .missed_heartbeats(missed_heartbeats(poll));
+            .heartbeat_interval(timing.poll)
+            .missed_heartbeats(timing.missed_heartbeats());
         PostgresStorage::new(pool).with_config(config)
     }
 
@@ -177,15 +195,15 @@ impl JobBackend {
         let task = task.build();
         let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
         match self {
-            JobBackend::Redis { conn, poll, .. } => Self::redis_storage(conn, &name, *poll)
+            JobBackend::Redis { conn, timing, .. } => Self::redis_storage(conn, &name, *timing)
                 .push_task(task)
                 .await
                 .map_err(|e| unavailable(&e)),
-            JobBackend::Postgres { pool, poll } => Self::postgres_storage(pool, &name, *poll)
+            JobBackend::Postgres { pool, timing } => Self::postgres_storage(pool, &name, *timing)
                 .push_task(task)
                 .await
                 .map_err(|e| unavailable(&e)),
-            JobBackend::Sqlite { pool, poll } => Self::sqlite_storage(pool, &name, *poll)
+            JobBackend::Sqlite { pool, timing } => Self::sqlite_storage(pool, &name, *timing)
                 .push_task(task)
                 .await
                 .map_err(|e| unavailable(&e)),
@@ -196,11 +214,13 @@ impl JobBackend {
     pub async fn pending(&self, queue: Queue) -> Result<u64, JobBackendError> {
         let name = self.queue_name(queue);
         let stats = match self {
-            JobBackend::Redis { conn, poll, .. } => {
+            JobBackend::Redis { conn, timing, .. } => {
                 // Counted directly: apalis-redis 1.0.0's per-queue metrics script fails (it reads
                 // an argument it is never given), and every new job waits in its scheduled set
                 // before the active list, so both count.
-                let config = Self::redis_storage(conn, &name, *poll).get_config().clone();
+                let config = Self::redis_storage(conn, &name, *timing)
+                    .get_config()
+                    .clone();
                 let (active, scheduled): (u64, u64) = redis::pipe()
                     .cmd("LLEN")
                     .arg(config.active_jobs_list())
@@ -211,11 +231,11 @@ impl JobBackend {
                     .map_err(|e| JobBackendError::Unavailable(e.to_string()))?;
                 return Ok(active + scheduled);
             }
-            JobBackend::Postgres { pool, poll } => Self::postgres_storage(pool, &name, *poll)
+            JobBackend::Postgres { pool, timing } => Self::postgres_storage(pool, &name, *timing)
                 .fetch_by_queue()
                 .await
                 .map_err(|e| e.to_string()),
-            JobBackend::Sqlite { pool, poll } => Self::sqlite_storage(pool, &name, *poll)
+            JobBackend::Sqlite { pool, timing } => Self::sqlite_storage(pool, &name, *timing)
                 .fetch_by_queue()
                 .await
                 .map_err(|e| e.to_string()),
@@ -224,46 +244,54 @@ impl JobBackend {
         Ok(pending_jobs(&stats))
     }
 
-    /// Jobs in `queue` that are due now and unclaimed: what an idle, healthy worker would fetch.
-    pub async fn due(&self, queue: Queue) -> Result<u64, JobBackendError> {
+    /// Jobs that wait on `worker` of `queue`: due now and unclaimed, or claimed by it (fetched
+    /// or running). A live worker would be making progress on them.
+    pub async fn waiting_on(&self, queue: Queue, worker: &str) -> Result<u64, JobBackendError> {
         let name = self.queue_name(queue);
         let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
         let now = chrono::Utc::now().timestamp();
-        match self {
-            JobBackend::Redis { conn, poll, .. } => {
-                let config = Self::redis_storage(conn, &name, *poll).get_config().clone();
-                let (active, scheduled): (u64, u64) = redis::pipe()
+        let count = match self {
+            JobBackend::Redis { conn, timing, .. } => {
+                let config = Self::redis_storage(conn, &name, *timing)
+                    .get_config()
+                    .clone();
+                let (active, scheduled, claimed): (i64, i64, i64) = redis::pipe()
                     .cmd("LLEN")
                     .arg(config.active_jobs_list())
                     .cmd("ZCOUNT")
                     .arg(config.scheduled_jobs_set())
                     .arg(0)
                     .arg(now)
+                    .cmd("SCARD")
+                    .arg(format!("{}:{worker}", config.inflight_jobs_set()))
                     .query_async(&mut conn.clone())
                     .await
                     .map_err(|e| unavailable(&e))?;
-                Ok(active + scheduled)
+                active + scheduled + claimed
             }
             JobBackend::Postgres { pool, .. } => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND status = 'Pending' \
-                 AND lock_by IS NULL AND run_at <= now()",
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND (\
+                 (status = 'Pending' AND lock_by IS NULL AND run_at <= now()) \
+                 OR (status IN ('Queued', 'Running') AND lock_by = $2))",
             )
             .bind(&name)
+            .bind(worker)
             .fetch_one(pool)
             .await
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| unavailable(&e)),
+            .map_err(|e| unavailable(&e))?,
             JobBackend::Sqlite { pool, .. } => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM Jobs WHERE job_type = ?1 AND status = 'Pending' \
-                 AND lock_by IS NULL AND (run_at IS NULL OR run_at <= ?2)",
+                "SELECT count(*) FROM Jobs WHERE job_type = ?1 AND (\
+                 (status = 'Pending' AND lock_by IS NULL AND (run_at IS NULL OR run_at <= ?2)) \
+                 OR (status IN ('Queued', 'Running') AND lock_by = ?3))",
             )
             .bind(&name)
             .bind(now)
+            .bind(worker)
             .fetch_one(pool)
             .await
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| unavailable(&e)),
-        }
+            .map_err(|e| unavailable(&e))?,
+        };
+        Ok(count.max(0) as u64)
     }
 
     /// Readiness: the backend answers a trivial query.

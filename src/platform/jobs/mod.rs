@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::config::{ConfigError, JobSettings};
 use crate::platform::Platform;
 
-pub use backend::{JobBackend, JobBackendError};
+pub use backend::{JobBackend, JobBackendError, Timing};
 pub use queue::{Queue, QueueOverrides, QueueSettings};
 pub use runner::run_workers;
 pub use watchdog::WorkerHealth;

@@ -90,7 +90,7 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
     let settings = platform.jobs.registry().settings(queue);
     let backend = platform.jobs.backend().clone();
     let queue_name = backend.queue_name(queue);
-    let poll = platform.settings.jobs.poll_interval;
+    let timing = backend.timing();
     let health = platform.jobs.health().clone();
     let context = QueueContext {
         platform: platform.clone(),
@@ -100,7 +100,7 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
     for restarts in 0.. {
         // Worker names must be unique per process, or two replicas steal each other's leases.
         let name = format!("{queue_name}@{instance}.{restarts}");
-        let restart = health.started(queue);
+        let restart = health.started(queue, &name);
         let stopped = {
             let (stop, restart) = (stop.clone(), restart.clone());
             async move {
@@ -131,13 +131,13 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
         }
         let outcome = match &backend {
             JobBackend::Redis { conn, .. } => {
-                run!(JobBackend::redis_storage(conn, &queue_name, poll))
+                run!(JobBackend::redis_storage(conn, &queue_name, timing))
             }
             JobBackend::Postgres { pool, .. } => {
-                run!(JobBackend::postgres_storage(pool, &queue_name, poll))
+                run!(JobBackend::postgres_storage(pool, &queue_name, timing))
             }
             JobBackend::Sqlite { pool, .. } => {
-                run!(JobBackend::sqlite_storage(pool, &queue_name, poll))
+                run!(JobBackend::sqlite_storage(pool, &queue_name, timing))
             }
         };
         if stop.is_cancelled() {
@@ -147,7 +147,8 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
         match outcome {
             Ok(()) => tracing::warn!(%queue, "restarting the stalled job worker"),
             Err(error) => {
-                let delay = (poll * 2u32.saturating_pow(restarts.min(16))).min(MAX_RESTART_DELAY);
+                let delay =
+                    (timing.poll * 2u32.saturating_pow(restarts.min(16))).min(MAX_RESTART_DELAY);
                 tracing::warn!(%queue, %error, ?delay, "job worker failed; restarting");
                 tokio::select! {
                     () = stop.cancelled() => return,
@@ -158,16 +159,16 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
     }
 }
 
-/// Every few seconds, finds workers that have been silent for `stall_after` while their queue
-/// has due jobs, and has them restarted.
+/// Every few seconds, finds workers that have been silent for `stall_after` while jobs wait on
+/// them (due in their queue, or claimed by them), and has them restarted.
 async fn watch(platform: Platform, stop: CancellationToken) {
     let stall_after = platform.settings.jobs.stall_after;
     let mut tick = tokio::time::interval(stall_after / 4);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !stop.is_cancelled() {
         tick.tick().await;
-        for queue in platform.jobs.health().silent_for(stall_after) {
-            let due = match platform.jobs.backend().due(queue).await {
+        for (queue, worker) in platform.jobs.health().silent_for(stall_after) {
+            let due = match platform.jobs.backend().waiting_on(queue, &worker).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::warn!(%queue, %error, "cannot count due jobs");
@@ -195,6 +196,7 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
     async move {
         let settings = platform.jobs.registry().settings(queue);
         let started = Instant::now();
+        tracing::info!("job started");
         let outcome = match platform.jobs.registry().handler(&envelope.kind) {
             None => Err(JobError::permanent(anyhow!("no handler for job kind `{}`", envelope.kind))),
             Some((_, handler)) => {

@@ -20,6 +20,8 @@ pub struct WorkerHealth {
 
 #[derive(Debug)]
 struct Life {
+    /// The worker's name in the backend, which marks the jobs it claimed.
+    name: String,
     last_sign: Instant,
     stalled: bool,
     /// Cancelled to make the runner restart this worker.
@@ -29,11 +31,12 @@ struct Life {
 impl WorkerHealth {
     /// A (re)started worker of `queue`; the token is cancelled when the watchdog wants it
     /// restarted.
-    pub(super) fn started(&self, queue: Queue) -> CancellationToken {
+    pub(super) fn started(&self, queue: Queue, name: &str) -> CancellationToken {
         let restart = CancellationToken::new();
         self.lock().insert(
             queue,
             Life {
+                name: name.to_string(),
                 last_sign: Instant::now(),
                 stalled: false,
                 restart: restart.clone(),
@@ -50,12 +53,12 @@ impl WorkerHealth {
         }
     }
 
-    /// Queues whose worker has been silent for longer than `after`.
-    pub(super) fn silent_for(&self, after: Duration) -> Vec<Queue> {
+    /// Queues whose worker has been silent for longer than `after`, with the worker's name.
+    pub(super) fn silent_for(&self, after: Duration) -> Vec<(Queue, String)> {
         self.lock()
             .iter()
             .filter(|(_, life)| life.last_sign.elapsed() > after)
-            .map(|(queue, _)| *queue)
+            .map(|(queue, life)| (*queue, life.name.clone()))
             .collect()
     }
 
@@ -103,12 +106,12 @@ mod tests {
     #[test]
     fn a_silent_worker_is_reported_once_and_cleared_by_its_next_sign_of_life() {
         let health = WorkerHealth::default();
-        let restart = health.started(Queue::SYSTEM);
+        let restart = health.started(Queue::SYSTEM, "system@here.0");
         assert!(health.silent_for(Duration::from_secs(60)).is_empty());
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(
             health.silent_for(Duration::from_millis(10)),
-            vec![Queue::SYSTEM]
+            vec![(Queue::SYSTEM, "system@here.0".to_string())]
         );
         assert!(health.stall(Queue::SYSTEM));
         assert!(!health.stall(Queue::SYSTEM), "reported twice");
@@ -173,15 +176,13 @@ mod tests {
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
             let IdleWorker { backend, worker } = &mut *self;
-            loop {
-                match backend.poll_ready(cx, worker, HEARTBEAT) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(result) => result.expect("heartbeat"),
-                }
-                match backend.poll_next(cx, worker) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(_) => unreachable!("the queue is empty"),
-                }
+            match backend.poll_ready(cx, worker, HEARTBEAT) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(result) => result.expect("heartbeat"),
+            }
+            match backend.poll_next(cx, worker) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(_) => unreachable!("the queue is empty"),
             }
         }
     }
