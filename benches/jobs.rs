@@ -60,7 +60,7 @@ fn start(runtime: &Runtime, redis: Option<(&str, &str)>) -> Running {
     let defaults = Settings::default();
     let settings = Settings {
         data_dir: dir.path().to_path_buf(),
-        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("sous.db").display()),
+        database_url: format!("sqlite://{}?mode=rwc", dir.path().join("sous.db").display()).into(),
         store_url: format!("file://{}", dir.path().join("objects").display()),
         bind: "127.0.0.1:0".parse().expect("valid address"),
         roles: Roles {
@@ -68,7 +68,7 @@ fn start(runtime: &Runtime, redis: Option<(&str, &str)>) -> Running {
             worker: true,
             scheduler: false,
         },
-        redis_url: redis.map(|(url, _)| url.to_string()),
+        redis_url: redis.map(|(url, _)| url.into()),
         redis_prefix: redis.map_or(defaults.redis_prefix.clone(), |(_, prefix)| {
             prefix.to_string()
         }),

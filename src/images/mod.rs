@@ -41,6 +41,7 @@ pub mod negotiate;
 mod objects;
 mod register;
 mod rows;
+pub mod settings;
 pub mod transform;
 mod uploads;
 pub mod variants;

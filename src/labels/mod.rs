@@ -83,6 +83,7 @@ mod print_log;
 pub mod printer;
 mod qr;
 mod render;
+pub mod settings;
 mod sjis;
 pub mod templates;
 mod tree;

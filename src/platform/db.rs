@@ -12,8 +12,8 @@ use crate::config::Settings;
 /// Connects; for SQLite, creates the folder, turns on WAL and a busy timeout so concurrent
 /// writers wait for each other instead of failing with "database is locked".
 pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
-    let url = &settings.database_url;
-    let mut options = ConnectOptions::new(url.clone());
+    let url = settings.database_url.expose();
+    let mut options = ConnectOptions::new(url);
     options
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
@@ -29,9 +29,12 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     } else {
         options.max_connections(20);
     }
-    Database::connect(options)
-        .await
-        .with_context(|| format!("failed to connect to the database ({})", redact(url)))
+    Database::connect(options).await.with_context(|| {
+        format!(
+            "failed to connect to the database ({})",
+            settings.database_url
+        )
+    })
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -50,15 +53,4 @@ fn ensure_sqlite_folder(url: &str) -> anyhow::Result<()> {
             .with_context(|| format!("failed to create {}", parent.display()))?;
     }
     Ok(())
-}
-
-/// A URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
 }

@@ -76,7 +76,7 @@ impl Platform {
         let store = Store::from_settings(&settings)?;
         let cache: Arc<dyn Cache> = match &settings.redis_url {
             Some(url) => {
-                let conn = redis_connection(url, settings.redis_timeout)
+                let conn = redis_connection(url.expose(), settings.redis_timeout)
                     .await
                     .context("failed to connect to the cache Redis")?;
                 Arc::new(RedisCache::new(

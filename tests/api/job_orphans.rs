@@ -35,7 +35,7 @@ impl Worker {
             .env("SOUS_LOG", "info")
             .env("SOUS_SIGNING_KEY", TEST_SIGNING_KEY)
             .env("SOUS_DATA_DIR", &settings.data_dir)
-            .env("SOUS_DATABASE_URL", &settings.database_url)
+            .env("SOUS_DATABASE_URL", settings.database_url.expose())
             .env("SOUS_STORE_URL", &settings.store_url)
             .env("SOUS_REDIS_PREFIX", &settings.redis_prefix)
             .env("SOUS_JOBS__POLL_INTERVAL", "100ms")
@@ -47,7 +47,7 @@ impl Worker {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(redis) = &settings.redis_url {
-            command.env("SOUS_REDIS_URL", redis);
+            command.env("SOUS_REDIS_URL", redis.expose());
         }
         let mut process = command.spawn().expect("sous starts");
         let stderr = process.stderr.take().unwrap();

@@ -18,7 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListJobsQuery {
-    /// Only this queue (system, classify, image-variants, bulk-ingest, print).
+    /// Only this queue (any declared queue, by name).
     queue: Option<String>,
     /// `failed` (default) or `requeued`.
     state: Option<String>,

@@ -67,9 +67,9 @@ impl JobBackend {
             orphan_after: settings.jobs.orphan_after,
         };
         let url = match (&settings.jobs.url, &settings.redis_url) {
-            (Some(url), _) => url.clone(),
-            (None, Some(redis)) => redis.clone(),
-            (None, None) if !settings.is_embedded() => settings.database_url.clone(),
+            (Some(url), _) => url.expose().to_string(),
+            (None, Some(redis)) => redis.expose().to_string(),
+            (None, None) if !settings.is_embedded() => settings.database_url.expose().to_string(),
             (None, None) => format!(
                 "sqlite://{}?mode=rwc",
                 settings.data_dir.join("jobs.db").display()

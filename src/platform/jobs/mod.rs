@@ -319,11 +319,11 @@ mod tests {
     use super::*;
 
     #[derive(Debug, Serialize, Deserialize)]
-    struct Print;
+    struct Dispatch;
 
-    impl Job for Print {
-        const KIND: &'static str = "test.print";
-        const QUEUE: Queue = Queue::new("print").with_max_attempts(4);
+    impl Job for Dispatch {
+        const KIND: &'static str = "test.dispatch";
+        const QUEUE: Queue = Queue::new("dispatch").with_max_attempts(4);
 
         async fn run(self, _: JobContext) -> Result<(), JobError> {
             Ok(())
@@ -332,7 +332,7 @@ mod tests {
 
     fn registry() -> JobRegistry {
         let mut registry = JobRegistry::platform();
-        registry.register::<Print>();
+        registry.register::<Dispatch>();
         registry
     }
 
@@ -346,23 +346,23 @@ mod tests {
     #[test]
     fn the_registry_learns_queues_from_the_jobs() {
         let registry = registry();
-        assert_eq!(registry.queue_names(), vec!["print", "system"]);
-        assert_eq!(registry.settings(Print::QUEUE).max_attempts, 4);
+        assert_eq!(registry.queue_names(), vec!["dispatch", "system"]);
+        assert_eq!(registry.settings(Dispatch::QUEUE).max_attempts, 4);
     }
 
     #[test]
     fn queue_settings_override_the_declared_defaults_by_name() {
         let mut registry = registry();
         let settings = overrides(
-            "print",
+            "dispatch",
             QueueOverrides {
                 concurrency: Some(1),
                 ..Default::default()
             },
         );
         registry.apply_settings(&settings).unwrap();
-        let print = registry.settings(Print::QUEUE);
-        assert_eq!((print.concurrency, print.max_attempts), (1, 4));
+        let dispatch = registry.settings(Dispatch::QUEUE);
+        assert_eq!((dispatch.concurrency, dispatch.max_attempts), (1, 4));
     }
 
     #[test]
@@ -375,13 +375,13 @@ mod tests {
             error.contains("SOUS_JOBS__QUEUES") && error.contains("dishes"),
             "{error}"
         );
-        assert!(error.contains("print, system"), "{error}");
+        assert!(error.contains("dispatch, system"), "{error}");
         let zero = QueueOverrides {
             concurrency: Some(0),
             ..Default::default()
         };
         let error = registry()
-            .apply_settings(&overrides("print", zero))
+            .apply_settings(&overrides("dispatch", zero))
             .unwrap_err()
             .to_string();
         assert!(error.contains("more than 0"), "{error}");

@@ -53,7 +53,7 @@ impl Queue {
     }
 
     /// Whether `setting` (a key of `SOUS_JOBS__QUEUES__…`) names this queue; environment names
-    /// cannot hold dashes, so `image_variants` names `image-variants`.
+    /// cannot hold dashes, so `photo_sizes` names `photo-sizes`.
     pub(crate) fn is_named(self, setting: &str) -> bool {
         setting.replace('_', "-") == self.name
     }
@@ -153,10 +153,10 @@ mod tests {
 
     #[test]
     fn overrides_replace_only_the_fields_they_set() {
-        let print = Queue::new("print")
+        let dispatch = Queue::new("dispatch")
             .with_timeout(Duration::from_secs(30))
             .with_max_attempts(4);
-        let settings = print.defaults().overridden_by(&QueueOverrides {
+        let settings = dispatch.defaults().overridden_by(&QueueOverrides {
             concurrency: Some(1),
             ..QueueOverrides::default()
         });
@@ -167,11 +167,11 @@ mod tests {
 
     #[test]
     fn environment_names_use_underscores() {
-        let queue = Queue::new("image-variants");
-        assert!(queue.is_named("image_variants"));
-        assert!(queue.is_named("image-variants"));
-        assert!(!queue.is_named("images"));
-        assert_eq!(queue, Queue::new("image-variants").with_concurrency(9));
+        let queue = Queue::new("photo-sizes");
+        assert!(queue.is_named("photo_sizes"));
+        assert!(queue.is_named("photo-sizes"));
+        assert!(!queue.is_named("photos"));
+        assert_eq!(queue, Queue::new("photo-sizes").with_concurrency(9));
     }
 
     #[test]

@@ -2,10 +2,13 @@
 //! nothing installed. Every value is checked here, at start, so a bad one fails with the name of
 //! the setting and what it accepts instead of surfacing later as a confusing runtime error.
 
+mod connection_url;
+mod roles;
+mod sections;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use figment::Figment;
@@ -14,8 +17,14 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::images::transform::{Dimension, Preset};
-use crate::platform::jobs::QueueOverrides;
+pub use crate::images::settings::ImageSettings;
+pub use crate::labels::settings::LabelSettings;
+pub use connection_url::ConnectionUrl;
+pub use roles::Roles;
+pub use sections::{
+    EventSettings, JobSettings, JwtAlgorithm, JwtSettings, S3Settings, SchedulerSettings,
+    UploadSettings,
+};
 
 /// Fully parsed settings. Built only through [`Settings::load`] or [`Settings::from_figment`].
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -30,11 +39,11 @@ pub struct Settings {
     /// Folder of the classifier weights and their config.json.
     pub model_dir: PathBuf,
     /// `sqlite://…` (embedded) or `postgres://…`.
-    pub database_url: String,
+    pub database_url: ConnectionUrl,
     /// `file://…`, `memory://`, `s3://bucket/prefix` or `gs://bucket/prefix`.
     pub store_url: String,
     /// When set, jobs and cache live in Redis.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<ConnectionUrl>,
     /// Prefix of every Redis key sous writes, so several deployments can share one Redis.
     pub redis_prefix: String,
     /// Timeout of every single Redis call.
@@ -65,268 +74,12 @@ pub struct Settings {
     pub signing_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct S3Settings {
-    /// Endpoint of an S3-compatible server (MinIO, s3s, …); unset for AWS.
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
-    pub path_style: bool,
-    /// Allow plain-HTTP endpoints (local servers only).
-    pub allow_http: bool,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct JwtSettings {
-    /// `HS256` (with the signing key), `RS256` or `ES256` (with `public_key`).
-    pub algorithm: JwtAlgorithm,
-    /// PEM public key of the identity provider, for RS256/ES256.
-    pub public_key: Option<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum JwtAlgorithm {
-    HS256,
-    RS256,
-    ES256,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobSettings {
-    /// Overrides where jobs live: `redis://`, `postgres://` or `sqlite://`. By default Redis when
-    /// `redis_url` is set, else the PostgreSQL database, else `data_dir/jobs.db`.
-    pub url: Option<String>,
-    /// How often an idle worker looks for work; bounds the api → worker pickup latency.
-    #[serde(with = "humantime_serde")]
-    pub poll_interval: Duration,
-    /// A worker silent for this long counts as dead, and its in-flight jobs are run again by
-    /// another worker.
-    #[serde(with = "humantime_serde")]
-    pub orphan_after: Duration,
-    /// A worker silent for this long while its queue has due jobs is reported and restarted.
-    #[serde(with = "humantime_serde")]
-    pub stall_after: Duration,
-    /// Per-queue overrides, by queue name; each module declares its queues' defaults.
-    pub queues: BTreeMap<String, QueueOverrides>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchedulerSettings {
-    /// How often the scheduler looks for periodic work that is due.
-    #[serde(with = "humantime_serde")]
-    pub tick: Duration,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UploadSettings {
-    /// How long a signed upload URL stays valid unless the module asks otherwise.
-    #[serde(with = "humantime_serde")]
-    pub expiry: Duration,
-    /// How long an upload may wait for its storage event before the scheduler checks the store.
-    #[serde(with = "humantime_serde")]
-    pub reconcile_after: Duration,
-    /// How often the scheduler looks for such uploads.
-    #[serde(with = "humantime_serde")]
-    pub reconcile_every: Duration,
-}
-
-impl Default for UploadSettings {
-    fn default() -> Self {
-        UploadSettings {
-            expiry: Duration::from_secs(15 * 60),
-            reconcile_after: Duration::from_secs(120),
-            reconcile_every: Duration::from_secs(60),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EventSettings {
-    /// AWS region whose SNS hosts may sign notifications and subscription URLs; defaults to
-    /// the S3 region.
-    pub sns_region: Option<String>,
-    /// Verify SNS signatures (turn off only for local testing without AWS).
-    pub verify_sns_signatures: bool,
-    /// Shared secret for `POST /v1/storage-events` (`SOUS_EVENTS_TOKEN`); environment only.
-    #[serde(skip_serializing, default)]
-    pub token: Option<SecretString>,
-}
-
-impl Default for EventSettings {
-    fn default() -> Self {
-        EventSettings {
-            sns_region: None,
-            verify_sns_signatures: true,
-            token: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LabelSettings {
-    /// Network printers by name: `host:port` (port 9100 when left out), e.g.
-    /// `SOUS_LABELS__PRINTERS__DOCK_1=10.0.0.31`.
-    pub printers: BTreeMap<String, String>,
-    /// A Japanese TrueType/OpenType font for PDF labels; by default the IPAGothic or Noto Sans
-    /// CJK font of the system is found.
-    pub font_path: Option<PathBuf>,
-}
-
-/// The images module: what an upload may be, and which renditions are made ahead of requests.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ImageSettings {
-    /// Largest upload, in bytes.
-    pub max_bytes: u64,
-    /// Largest picture, width × height, checked on its header before anything is decoded.
-    pub max_pixels: u64,
-    /// Most frames an animated GIF or WebP may have (its first frame is what is shown).
-    pub max_frames: u32,
-    /// Widths made when an image is registered, that other sizes are resized from.
-    pub ladder: Vec<Dimension>,
-    /// Long side of what is served when a request gives neither `w` nor `h`.
-    pub default_long_side: Dimension,
-    /// Sizes a requested `w` (or a lone `h`) snaps up to, so that URLs cannot ask for thousands
-    /// of distinct sizes; empty to serve sizes as asked.
-    pub sizes: Vec<Dimension>,
-    /// Renditions made when an image is registered, as query strings with a format:
-    /// `["w=320&format=webp", "w=2560&format=webp"]`.
-    pub presets: Vec<Preset>,
-    /// Largest AVIF (in pixels) made while a request waits; larger ones are made in the
-    /// background while the next best format stands in. rav1e takes about half a second for
-    /// 640×480 on one core, and seconds for more.
-    pub inline_avif_pixels: u64,
-    /// Renditions clients asked for that are kept per image version; others are made on each
-    /// request (behind a CDN, rarely), so URL variations cannot fill the store.
-    pub max_derived_variants: u32,
-}
-
-impl Default for ImageSettings {
-    fn default() -> Self {
-        let size = |pixels| Dimension::try_from(pixels).expect("a valid default size");
-        let preset = |query: &str| Preset::try_from(query.to_string()).expect("a valid preset");
-        ImageSettings {
-            max_bytes: 32 * 1024 * 1024,
-            max_pixels: 50_000_000,
-            max_frames: 1000,
-            ladder: [320, 640, 1280, 2560].map(size).to_vec(),
-            default_long_side: size(2560),
-            sizes: [
-                16, 32, 48, 64, 96, 128, 160, 240, 320, 480, 640, 750, 828, 960, 1080, 1280, 1600,
-                1920, 2048, 2560, 3840,
-            ]
-            .map(size)
-            .to_vec(),
-            presets: [
-                "w=320&format=webp",
-                "w=320&format=avif",
-                "w=2560&format=webp",
-                "w=2560&format=avif",
-            ]
-            .map(preset)
-            .to_vec(),
-            inline_avif_pixels: 640 * 480,
-            max_derived_variants: 50,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Auto,
     Pretty,
     Json,
-}
-
-/// The roles a process runs; any non-empty subset of api, worker, scheduler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Roles {
-    pub api: bool,
-    pub worker: bool,
-    pub scheduler: bool,
-}
-
-impl Roles {
-    pub const ALL: Roles = Roles {
-        api: true,
-        worker: true,
-        scheduler: true,
-    };
-}
-
-impl FromStr for Roles {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut roles = Roles {
-            api: false,
-            worker: false,
-            scheduler: false,
-        };
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match part {
-                "api" => roles.api = true,
-                "worker" => roles.worker = true,
-                "scheduler" => roles.scheduler = true,
-                "all" => roles = Roles::ALL,
-                other => {
-                    return Err(format!(
-                        "unknown role `{other}`: expected a comma-separated list of api, worker, scheduler (or all)"
-                    ));
-                }
-            }
-        }
-        if roles
-            == (Roles {
-                api: false,
-                worker: false,
-                scheduler: false,
-            })
-        {
-            return Err("no role given: expected api, worker, scheduler or all".into());
-        }
-        Ok(roles)
-    }
-}
-
-impl TryFrom<String> for Roles {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<Roles> for String {
-    fn from(r: Roles) -> String {
-        let mut parts = Vec::new();
-        if r.api {
-            parts.push("api");
-        }
-        if r.worker {
-            parts.push("worker");
-        }
-        if r.scheduler {
-            parts.push("scheduler");
-        }
-        parts.join(",")
-    }
-}
-
-impl std::fmt::Display for Roles {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&String::from(*self))
-    }
 }
 
 /// A setting that is present but wrong; the message names the setting and what it accepts.
@@ -357,7 +110,7 @@ impl Default for Settings {
             public_url: Url::parse("http://127.0.0.1:8080").expect("valid default URL"),
             data_dir: PathBuf::from("data"),
             model_dir: PathBuf::from("models"),
-            database_url: "sqlite://data/sous.db?mode=rwc".into(),
+            database_url: ConnectionUrl::from("sqlite://data/sous.db?mode=rwc"),
             store_url: "file://data/objects".into(),
             redis_url: None,
             redis_prefix: "sous".into(),
@@ -427,9 +180,12 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The platform's own checks, then each section's.
     fn validate(&self) -> Result<(), ConfigError> {
-        let db_scheme = self.database_url.split(':').next().unwrap_or_default();
-        if !matches!(db_scheme, "sqlite" | "postgres" | "postgresql") {
+        if !matches!(
+            self.database_url.scheme(),
+            "sqlite" | "postgres" | "postgresql"
+        ) {
             return Err(ConfigError::invalid(
                 "SOUS_DATABASE_URL",
                 format!(
@@ -449,41 +205,11 @@ impl Settings {
             ));
         }
         if let Some(redis) = &self.redis_url
-            && !(redis.starts_with("redis://") || redis.starts_with("rediss://"))
+            && !matches!(redis.scheme(), "redis" | "rediss")
         {
             return Err(ConfigError::invalid(
                 "SOUS_REDIS_URL",
                 format!("`{redis}`: expected redis://… or rediss://…"),
-            ));
-        }
-        if let Some(jobs) = &self.jobs.url {
-            let scheme = jobs.split(':').next().unwrap_or_default();
-            if !matches!(
-                scheme,
-                "redis" | "rediss" | "postgres" | "postgresql" | "sqlite"
-            ) {
-                return Err(ConfigError::invalid(
-                    "SOUS_JOBS__URL",
-                    format!("`{jobs}`: expected redis://, postgres:// or sqlite://"),
-                ));
-            }
-        }
-        if self.jobs.poll_interval.is_zero() {
-            return Err(ConfigError::invalid(
-                "SOUS_JOBS__POLL_INTERVAL",
-                "must be more than 0",
-            ));
-        }
-        if self.jobs.orphan_after <= self.jobs.poll_interval * 2 {
-            return Err(ConfigError::invalid(
-                "SOUS_JOBS__ORPHAN_AFTER",
-                "must be more than twice SOUS_JOBS__POLL_INTERVAL, or live workers lose their jobs",
-            ));
-        }
-        if self.jobs.stall_after <= self.jobs.poll_interval * 2 {
-            return Err(ConfigError::invalid(
-                "SOUS_JOBS__STALL_AFTER",
-                "must be more than twice SOUS_JOBS__POLL_INTERVAL, or healthy workers count as stalled",
             ));
         }
         if self.max_body_bytes == 0 {
@@ -498,39 +224,16 @@ impl Settings {
                 "must be a non-empty word without spaces",
             ));
         }
-        let images = &self.images;
-        for (setting, value) in [
-            ("SOUS_IMAGES__MAX_BYTES", images.max_bytes),
-            ("SOUS_IMAGES__MAX_PIXELS", images.max_pixels),
-            ("SOUS_IMAGES__MAX_FRAMES", u64::from(images.max_frames)),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::invalid(setting, "must be more than 0"));
-            }
-        }
-        for (setting, sizes) in [
-            ("SOUS_IMAGES__LADDER", &images.ladder),
-            ("SOUS_IMAGES__SIZES", &images.sizes),
-        ] {
-            if !sizes.is_sorted_by(|a, b| a < b) {
-                return Err(ConfigError::invalid(
-                    setting,
-                    "sizes must be in increasing order, each once",
-                ));
-            }
-        }
-        if self.jwt.algorithm != JwtAlgorithm::HS256 && self.jwt.public_key.is_none() {
-            return Err(ConfigError::invalid(
-                "SOUS_JWT_PUBLIC_KEY",
-                "required when SOUS_JWT__ALGORITHM is RS256 or ES256",
-            ));
-        }
+        self.jwt.validate()?;
+        self.jobs.validate()?;
+        self.labels.validate()?;
+        self.images.validate()?;
         Ok(())
     }
 
     /// Whether this runs on embedded defaults (SQLite), where state may live in `data_dir`.
     pub fn is_embedded(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url.scheme() == "sqlite"
     }
 }
 
@@ -604,6 +307,26 @@ mod tests {
         assert!(s.is_embedded());
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.roles, Roles::ALL);
+    }
+
+    #[test]
+    fn passwords_in_connection_urls_stay_out_of_errors_and_debug_output() {
+        let err = with(&[("database_url", "mysql://root:hunter2@db/sous")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("SOUS_DATABASE_URL")
+                && err.contains("root:***@db")
+                && !err.contains("hunter2"),
+            "{err}"
+        );
+        let settings = with(&[("redis_url", "redis://:hunter2@cache:6379")]).unwrap();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(
+            settings.redis_url.unwrap().expose(),
+            "redis://:hunter2@cache:6379"
+        );
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The images module's settings section (`SOUS_IMAGES__*`).
+
+use serde::{Deserialize, Serialize};
+
+use super::transform::{Dimension, Preset};
+use crate::config::ConfigError;
+
+/// The images module: what an upload may be, and which renditions are made ahead of requests.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImageSettings {
+    /// Largest upload, in bytes.
+    pub max_bytes: u64,
+    /// Largest picture, width × height, checked on its header before anything is decoded.
+    pub max_pixels: u64,
+    /// Most frames an animated GIF or WebP may have (its first frame is what is shown).
+    pub max_frames: u32,
+    /// Widths made when an image is registered, that other sizes are resized from.
+    pub ladder: Vec<Dimension>,
+    /// Long side of what is served when a request gives neither `w` nor `h`.
+    pub default_long_side: Dimension,
+    /// Sizes a requested `w` (or a lone `h`) snaps up to, so that URLs cannot ask for thousands
+    /// of distinct sizes; empty to serve sizes as asked.
+    pub sizes: Vec<Dimension>,
+    /// Renditions made when an image is registered, as query strings with a format:
+    /// `["w=320&format=webp", "w=2560&format=webp"]`.
+    pub presets: Vec<Preset>,
+    /// Largest AVIF (in pixels) made while a request waits; larger ones are made in the
+    /// background while the next best format stands in. rav1e takes about half a second for
+    /// 640×480 on one core, and seconds for more.
+    pub inline_avif_pixels: u64,
+    /// Renditions clients asked for that are kept per image version; others are made on each
+    /// request (behind a CDN, rarely), so URL variations cannot fill the store.
+    pub max_derived_variants: u32,
+}
+
+impl Default for ImageSettings {
+    fn default() -> Self {
+        let size = |pixels| Dimension::try_from(pixels).expect("a valid default size");
+        let preset = |query: &str| Preset::try_from(query.to_string()).expect("a valid preset");
+        ImageSettings {
+            max_bytes: 32 * 1024 * 1024,
+            max_pixels: 50_000_000,
+            max_frames: 1000,
+            ladder: [320, 640, 1280, 2560].map(size).to_vec(),
+            default_long_side: size(2560),
+            sizes: [
+                16, 32, 48, 64, 96, 128, 160, 240, 320, 480, 640, 750, 828, 960, 1080, 1280, 1600,
+                1920, 2048, 2560, 3840,
+            ]
+            .map(size)
+            .to_vec(),
+            presets: [
+                "w=320&format=webp",
+                "w=320&format=avif",
+                "w=2560&format=webp",
+                "w=2560&format=avif",
+            ]
+            .map(preset)
+            .to_vec(),
+            inline_avif_pixels: 640 * 480,
+            max_derived_variants: 50,
+        }
+    }
+}
+
+impl ImageSettings {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        for (setting, value) in [
+            ("SOUS_IMAGES__MAX_BYTES", self.max_bytes),
+            ("SOUS_IMAGES__MAX_PIXELS", self.max_pixels),
+            ("SOUS_IMAGES__MAX_FRAMES", u64::from(self.max_frames)),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(setting, "must be more than 0"));
+            }
+        }
+        for (setting, sizes) in [
+            ("SOUS_IMAGES__LADDER", &self.ladder),
+            ("SOUS_IMAGES__SIZES", &self.sizes),
+        ] {
+            if !sizes.is_sorted_by(|a, b| a < b) {
+                return Err(ConfigError::invalid(
+                    setting,
+                    "sizes must be in increasing order, each once",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
