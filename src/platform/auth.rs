@@ -189,20 +189,17 @@ impl Principal {
         match owner {
             None if self.is_admin() => Ok(None),
             None => Ok(Some(self.subject.clone())),
-            Some(owner) if owner == self.subject || self.is_admin() => Ok(Some(owner.to_string())),
+            Some(owner) if self.may_see(owner) => Ok(Some(owner.to_string())),
             Some(_) => Err(ApiError::forbidden(
                 "only admins can list someone else's items",
             )),
         }
     }
 
-    /// 403 unless the caller owns the resource or is an admin.
-    pub fn require_owner(&self, owner: &str) -> Result<(), ApiError> {
-        if self.subject == owner || self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("this belongs to someone else"))
-        }
+    /// Whether the caller may see what `owner` owns: its owner, or an admin. Callers answer
+    /// "no" with a 404, as for a missing item, so ids reveal nothing.
+    pub fn may_see(&self, owner: &str) -> bool {
+        self.subject == owner || self.is_admin()
     }
 }
 

@@ -257,3 +257,41 @@ async fn openapi_describes_every_v1_endpoint() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_list_parses_its_cursor_and_page_size() {
+    let app = TestApp::spawn(&Backend::Embedded).await;
+    let token = app.admin_token();
+    for list in ["/v1/images", "/v1/print-jobs", "/v1/admin/jobs"] {
+        let bad_cursor = app
+            .client
+            .get(app.url(&format!("{list}?after=' OR 1=1 --")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(bad_cursor, StatusCode::BAD_REQUEST, "invalid_query").await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("not a cursor"),
+            "{list}: {body}"
+        );
+        for (limit, status) in [("500", StatusCode::OK), ("501", StatusCode::BAD_REQUEST)] {
+            let response = app
+                .client
+                .get(app.url(&format!(
+                    "{list}?limit={limit}&after={}",
+                    uuid::Uuid::now_v7()
+                )))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{list}?limit={limit}");
+            if status == StatusCode::OK {
+                let page: Value = response.json().await.unwrap();
+                assert_eq!(page["items"], serde_json::json!([]), "{list}");
+                assert_eq!(page["next"], Value::Null, "{list}");
+            }
+        }
+    }
+}

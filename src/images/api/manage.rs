@@ -13,7 +13,7 @@ use crate::images::register::{self, Source};
 use crate::images::rows::{self, Image};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, ListQuery, Problem, next_cursor, page_limit};
+use crate::platform::http::{ApiError, ListQuery, Page, Problem, page_limit};
 
 /// An image as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -206,13 +206,6 @@ pub(super) async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ImagePage {
-    pub items: Vec<ImageView>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
-}
-
 /// The caller's images, newest first (an admin's: everyone's, or one owner's).
 #[utoipa::path(
     get,
@@ -221,7 +214,7 @@ pub struct ImagePage {
     params(ListQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = ImagePage),
+        (status = 200, body = Page<ImageView>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "`owner` names someone else and the caller is not an admin"),
@@ -238,16 +231,13 @@ pub(super) async fn list(
     let images = rows::list(
         &platform.db,
         owner.as_deref(),
-        query.after.as_deref(),
+        query.after_id().as_deref(),
         limit,
     )
     .await?;
-    let next = next_cursor(&images, limit, |image| image.id.to_string());
-    let items = images
-        .into_iter()
-        .map(|image| ImageView::new(image, &platform))
-        .collect();
-    Ok(HttpResponse::Ok().json(ImagePage { items, next }))
+    let page = Page::new(images, limit, |image| image.id.to_string())
+        .map(|image| ImageView::new(image, &platform));
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// The image, if the caller owns it or is an admin; 404 otherwise, as for a missing one.
@@ -256,6 +246,6 @@ async fn owned(platform: &Platform, principal: &Principal, id: &str) -> Result<I
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     rows::find(&platform.db, id)
         .await?
-        .filter(|image| image.owner == principal.subject || principal.is_admin())
+        .filter(|image| principal.may_see(&image.owner))
         .ok_or_else(not_found)
 }

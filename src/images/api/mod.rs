@@ -78,7 +78,6 @@ async fn body_within(
     ),
     components(schemas(
         manage::ImageView,
-        manage::ImagePage,
         manage::VariantView,
         uploads::StartUpload,
         uploads::UploadView,

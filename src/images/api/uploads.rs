@@ -126,7 +126,7 @@ pub(super) async fn get(
     let upload_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let row = uploads::find(&platform.db, upload_id)
         .await?
-        .filter(|row| row.owner == principal.subject || principal.is_admin())
+        .filter(|row| principal.may_see(&row.owner))
         .ok_or_else(not_found)?;
     let image_id = row
         .image_id

@@ -46,7 +46,6 @@ async fn off_the_runtime<T: Send + 'static>(
         request::LabelSource,
         print_jobs::PrintJob,
         print_jobs::PrintJobLinks,
-        print_jobs::PrintJobPage,
         crate::labels::entity::PrintStatus,
         crate::labels::print_log::LabelSubstitution,
         render::Template,

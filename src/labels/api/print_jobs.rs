@@ -14,7 +14,7 @@ use crate::labels::job::PrintLabels;
 use crate::labels::print_log::{self, CreateError, LabelSubstitution, NewPrintJob, Summary};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, ListQuery, Problem, next_cursor, page_limit};
+use crate::platform::http::{ApiError, ListQuery, Page, Problem, page_limit};
 
 /// A print job as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -177,7 +177,7 @@ pub(super) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let job = print_log::find(&platform.db, &id)
         .await?
-        .filter(|job| may_see(&principal, &job.owner))
+        .filter(|job| principal.may_see(&job.owner))
         .ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(PrintJob::try_from(job)?))
 }
@@ -202,7 +202,7 @@ pub(super) async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     let preview = print_log::preview(&platform.db, &id)
         .await?
-        .filter(|preview| may_see(&principal, &preview.owner))
+        .filter(|preview| principal.may_see(&preview.owner))
         .ok_or_else(|| not_found(&id))?;
     // The labels carry client text: escaped by the renderer, and nothing may run regardless.
     Ok(HttpResponse::Ok()
@@ -215,13 +215,6 @@ pub(super) async fn preview(
         .body(preview.preview))
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PrintJobPage {
-    pub items: Vec<PrintJob>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
-}
-
 /// The caller's print log, newest first (an admin's: everyone's, or one owner's).
 #[utoipa::path(
     get,
@@ -230,7 +223,7 @@ pub struct PrintJobPage {
     params(ListQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = PrintJobPage),
+        (status = 200, body = Page<PrintJob>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "`owner` names someone else and the caller is not an admin"),
@@ -243,30 +236,24 @@ pub(super) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let owner = principal.listing_scope(query.owner.as_deref())?;
-    if let Some(after) = &query.after
-        && Uuid::parse_str(after).is_err()
-    {
-        return Err(ApiError::bad_request(format!("invalid cursor `{after}`"))
-            .with_field("after", "the `next` of a previous page"));
-    }
     let limit = page_limit(query.limit)?;
     let jobs = print_log::list(
         &platform.db,
         owner.as_deref(),
-        query.after.as_deref(),
+        query.after_id().as_deref(),
         limit,
     )
     .await?;
-    let next = next_cursor(&jobs, limit, |job| job.id.clone());
-    let items = jobs
+    let page = Page::new(jobs, limit, |job| job.id.clone());
+    let items = page
+        .items
         .into_iter()
         .map(PrintJob::try_from)
         .collect::<Result<_, _>>()?;
-    Ok(HttpResponse::Ok().json(PrintJobPage { items, next }))
-}
-
-fn may_see(principal: &Principal, owner: &str) -> bool {
-    principal.subject == owner || principal.is_admin()
+    Ok(HttpResponse::Ok().json(Page {
+        items,
+        next: page.next,
+    }))
 }
 
 /// Someone else's job is answered like a missing one, so ids reveal nothing.

@@ -282,24 +282,6 @@ mod tests {
     }
 
     #[test]
-    fn page_limits_are_checked_at_and_past_the_bounds() {
-        use super::super::{DEFAULT_PAGE, MAX_PAGE, next_cursor, page_limit};
-        assert_eq!(page_limit(None).unwrap(), DEFAULT_PAGE);
-        assert_eq!(page_limit(Some(1)).unwrap(), 1);
-        assert_eq!(page_limit(Some(MAX_PAGE)).unwrap(), MAX_PAGE);
-        assert_eq!(
-            page_limit(Some(0)).unwrap_err().code(),
-            Code::InvalidRequest
-        );
-        assert!(page_limit(Some(MAX_PAGE + 1)).is_err());
-        assert_eq!(
-            next_cursor(&[1, 2], 2, |n| n.to_string()).as_deref(),
-            Some("2")
-        );
-        assert_eq!(next_cursor(&[1], 2, |n| n.to_string()), None);
-    }
-
-    #[test]
     fn unavailable_sets_retry_after() {
         let response = ApiError::unavailable("down", 7).error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

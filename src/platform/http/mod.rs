@@ -3,6 +3,7 @@
 
 mod error;
 mod health;
+mod page;
 
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use tracing::Instrument;
 
 pub use error::{ApiError, Code, FieldError, PROBLEM_JSON, Problem, problem_for_status};
 pub use health::routes as health_routes;
+pub use page::{Cursor, DEFAULT_PAGE, ListQuery, MAX_PAGE, Page, page_limit};
 
 use super::Platform;
 
@@ -184,40 +186,4 @@ pub async fn observe(
         }
     });
     Ok(res)
-}
-
-/// Page size of every list endpoint: `limit`, 1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`].
-pub const DEFAULT_PAGE: u64 = 50;
-pub const MAX_PAGE: u64 = 500;
-
-/// The query of every owner-scoped list endpoint.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Cursor: the `next` of the previous page.
-    pub after: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    pub limit: Option<u64>,
-    /// Admins only: one owner's items (default: everyone's). Others always see their own.
-    pub owner: Option<String>,
-}
-
-/// The page size a list request asked for, or a 400 naming `limit`.
-pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(
-            ApiError::bad_request(format!("limit {limit} is out of range"))
-                .with_field("limit", format!("between 1 and {MAX_PAGE}")),
-        )
-    }
-}
-
-/// The `next` cursor of a page: the last id when the page is full, none on the last page.
-pub fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> String) -> Option<String> {
-    (items.len() as u64 == limit)
-        .then(|| items.last().map(id))
-        .flatten()
 }

@@ -7,7 +7,7 @@ use super::Queue;
 use super::failures::{self, FailedJob, FailureError, FailureState};
 use crate::platform::Platform;
 use crate::platform::auth::Admin;
-use crate::platform::http::{ApiError, next_cursor, page_limit};
+use crate::platform::http::{ApiError, Cursor, Page, page_limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/jobs").get(list_jobs))
@@ -23,16 +23,10 @@ pub struct ListJobsQuery {
     /// `failed` (default) or `requeued`.
     state: Option<String>,
     /// Cursor: the `next` of the previous page.
-    after: Option<String>,
+    #[param(value_type = Option<String>)]
+    after: Option<Cursor>,
     /// Page size, 1 to 500 (default 50).
     limit: Option<u64>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FailedJobPage {
-    pub items: Vec<FailedJob>,
-    /// Pass as `after` for the next page; absent on the last page.
-    pub next: Option<String>,
 }
 
 /// Jobs that failed for good, oldest first.
@@ -43,7 +37,7 @@ pub struct FailedJobPage {
     params(ListJobsQuery),
     security(("bearer" = ["admin"])),
     responses(
-        (status = 200, body = FailedJobPage),
+        (status = 200, body = Page<FailedJob>),
         (status = 400, body = crate::platform::http::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::platform::http::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::platform::http::Problem, content_type = "application/problem+json"),
@@ -76,9 +70,9 @@ async fn list_jobs(
         }
     };
     let limit = page_limit(query.limit)?;
-    let items = failures::list(&platform.db, queue, state, query.after.as_deref(), limit).await?;
-    let next = next_cursor(&items, limit, |job| job.id.clone());
-    Ok(HttpResponse::Ok().json(FailedJobPage { items, next }))
+    let after = query.after.map(|cursor| cursor.as_id());
+    let items = failures::list(&platform.db, queue, state, after.as_deref(), limit).await?;
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |job| job.id.clone())))
 }
 
 /// Puts a failed job back on its queue with a fresh attempt count.
@@ -156,6 +150,6 @@ async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpRespo
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_jobs, retry_job, probe),
-    components(schemas(FailedJob, FailedJobPage, FailureState, ProbeQueued))
+    components(schemas(FailedJob, FailureState, ProbeQueued))
 )]
 pub struct AdminJobsApi;
