@@ -273,7 +273,7 @@ async fn a_body_that_breaks_off_leaves_nothing_and_can_be_retried() {
                 .unwrap()
                 .unwrap()
                 .status
-                == "pending"
+                == uploads::IntentStatus::Pending
         })
         .await
     );
@@ -315,7 +315,7 @@ async fn reconciliation_raises_a_dropped_event_and_expires_what_never_came() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(expired.status, "expired");
+        assert_eq!(expired.status, uploads::IntentStatus::Expired);
 
         // A late notification for the same upload, and another reconciliation: still once.
         uploads::reconcile(app.platform.clone()).await.unwrap();
@@ -466,7 +466,7 @@ async fn an_s3_upload_through_a_presigned_url() {
                 .unwrap()
                 .unwrap()
                 .status,
-            "rejected"
+            uploads::IntentStatus::Rejected
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(handled(&big), 0);

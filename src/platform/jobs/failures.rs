@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::{Envelope, Jobs, Queue};
 
+pub use entity::FailureState;
+
 pub mod entity {
     use sea_orm::entity::prelude::*;
 
@@ -27,34 +29,39 @@ pub mod entity {
         pub attempts: i32,
         #[sea_orm(column_type = "Text")]
         pub error: String,
-        pub state: String,
+        pub state: FailureState,
         pub failed_at: DateTimeUtc,
         pub requeued_at: Option<DateTimeUtc>,
+    }
+
+    /// Where a dead letter stands.
+    #[derive(
+        Debug,
+        Clone,
+        Copy,
+        PartialEq,
+        Eq,
+        serde::Serialize,
+        serde::Deserialize,
+        utoipa::ToSchema,
+        EnumIter,
+        DeriveActiveEnum,
+    )]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+    #[serde(rename_all = "lowercase")]
+    pub enum FailureState {
+        /// Failed for good, waiting for an operator.
+        #[sea_orm(string_value = "failed")]
+        Failed,
+        /// Put back on its queue by an operator.
+        #[sea_orm(string_value = "requeued")]
+        Requeued,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// Where a dead letter stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum FailureState {
-    /// Failed for good, waiting for an operator.
-    Failed,
-    /// Put back on its queue by an operator.
-    Requeued,
-}
-
-impl FailureState {
-    fn as_str(self) -> &'static str {
-        match self {
-            FailureState::Failed => "failed",
-            FailureState::Requeued => "requeued",
-        }
-    }
 }
 
 /// A dead letter as the admin API shows it.
@@ -77,11 +84,7 @@ impl From<entity::Model> for FailedJob {
             payload: serde_json::from_str(&m.payload)
                 .unwrap_or(serde_json::Value::String(m.payload)),
             attempts: m.attempts.max(0) as u32,
-            state: if m.state == "requeued" {
-                FailureState::Requeued
-            } else {
-                FailureState::Failed
-            },
+            state: m.state,
             id: m.id,
             queue: m.queue,
             kind: m.kind,
@@ -121,7 +124,7 @@ pub(super) async fn record(
         payload: Set(envelope.payload.to_string()),
         attempts: Set(attempts as i32),
         error: Set(error.to_string()),
-        state: Set(FailureState::Failed.as_str().to_string()),
+        state: Set(FailureState::Failed),
         failed_at: Set(Utc::now()),
         requeued_at: Set(None),
     };
@@ -151,7 +154,7 @@ pub async fn list(
     limit: u64,
 ) -> Result<Vec<FailedJob>, sea_orm::DbErr> {
     use entity::Column;
-    let mut query = entity::Entity::find().filter(Column::State.eq(state.as_str()));
+    let mut query = entity::Entity::find().filter(Column::State.eq(state));
     if let Some(queue) = queue {
         query = query.filter(Column::Queue.eq(queue.name()));
     }
@@ -180,10 +183,10 @@ pub async fn requeue(
         .queue_named(&row.queue)
         .ok_or_else(|| FailureError::NotFound(id.to_string()))?;
     let flipped = entity::Entity::update_many()
-        .col_expr(Column::State, FailureState::Requeued.as_str().into())
+        .col_expr(Column::State, FailureState::Requeued.into())
         .col_expr(Column::RequeuedAt, Some(Utc::now()).into())
         .filter(Column::Id.eq(id))
-        .filter(Column::State.eq(FailureState::Failed.as_str()))
+        .filter(Column::State.eq(FailureState::Failed))
         .exec(db)
         .await?;
     if flipped.rows_affected == 0 {
@@ -197,7 +200,7 @@ pub async fn requeue(
     };
     if let Err(error) = jobs.push(queue, envelope, std::time::Duration::ZERO).await {
         entity::Entity::update_many()
-            .col_expr(Column::State, FailureState::Failed.as_str().into())
+            .col_expr(Column::State, FailureState::Failed.into())
             .col_expr(
                 Column::RequeuedAt,
                 Option::<chrono::DateTime<Utc>>::None.into(),

@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::{entity, status};
+use super::{IntentStatus, entity};
 use crate::platform::Platform;
 use crate::platform::events::ObjectCreated;
 use crate::platform::http::{ApiError, Code};
@@ -124,9 +124,9 @@ fn too_large(limit: u64) -> ApiError {
 async fn claim(platform: &Platform, intent: &entity::Model) -> Result<(), ApiError> {
     use entity::Column;
     let taken = entity::Entity::update_many()
-        .col_expr(Column::Status, status::UPLOADING.into())
+        .col_expr(Column::Status, IntentStatus::Uploading.into())
         .filter(Column::Id.eq(intent.id.as_str()))
-        .filter(Column::Status.eq(status::PENDING))
+        .filter(Column::Status.eq(IntentStatus::Pending))
         .exec(&platform.db)
         .await?;
     if taken.rows_affected == 1 {
@@ -134,11 +134,10 @@ async fn claim(platform: &Platform, intent: &entity::Model) -> Result<(), ApiErr
     }
     let current = super::find(&platform.db, &intent.id)
         .await?
-        .map(|i| i.status)
-        .unwrap_or_default();
-    Err(match current.as_str() {
-        status::RECEIVED => ApiError::conflict("this upload is already finished"),
-        status::UPLOADING => ApiError::conflict("this upload is in progress"),
+        .map(|i| i.status);
+    Err(match current {
+        Some(IntentStatus::Received) => ApiError::conflict("this upload is already finished"),
+        Some(IntentStatus::Uploading) => ApiError::conflict("this upload is in progress"),
         _ => ApiError::forbidden("this upload has expired"),
     })
 }
@@ -146,9 +145,9 @@ async fn claim(platform: &Platform, intent: &entity::Model) -> Result<(), ApiErr
 async fn release(platform: &Platform, intent_id: &str) -> Result<(), ApiError> {
     use entity::Column;
     entity::Entity::update_many()
-        .col_expr(Column::Status, status::PENDING.into())
+        .col_expr(Column::Status, IntentStatus::Pending.into())
         .filter(Column::Id.eq(intent_id))
-        .filter(Column::Status.eq(status::UPLOADING))
+        .filter(Column::Status.eq(IntentStatus::Uploading))
         .exec(&platform.db)
         .await?;
     Ok(())

@@ -24,6 +24,8 @@ use super::events::{self, ObjectCreated, Outcome};
 use super::storage::ObjectKey;
 pub use token::{TokenError, UploadClaims, UploadSigner};
 
+pub use entity::IntentStatus;
+
 pub mod entity {
     use sea_orm::entity::prelude::*;
 
@@ -38,27 +40,34 @@ pub mod entity {
         /// JSON array of the accepted content types.
         pub content_types: String,
         pub max_bytes: i64,
-        pub status: String,
+        pub status: IntentStatus,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub received_at: Option<DateTimeUtc>,
+    }
+
+    /// Where an intent stands: `pending` → `uploading` (local PUT in progress) → `received`;
+    /// `expired` when its object never came, `rejected` when it came too large.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+    #[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+    pub enum IntentStatus {
+        #[sea_orm(string_value = "pending")]
+        Pending,
+        #[sea_orm(string_value = "uploading")]
+        Uploading,
+        #[sea_orm(string_value = "received")]
+        Received,
+        #[sea_orm(string_value = "expired")]
+        Expired,
+        /// The object broke the intent's terms (too large) and was deleted.
+        #[sea_orm(string_value = "rejected")]
+        Rejected,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
-}
-
-/// Where an intent stands: `pending` → `uploading` (local PUT in progress) → `received`;
-/// `expired` when its object never came, `rejected` when it came too large.
-pub mod status {
-    pub const PENDING: &str = "pending";
-    pub const UPLOADING: &str = "uploading";
-    pub const RECEIVED: &str = "received";
-    pub const EXPIRED: &str = "expired";
-    /// The object broke the intent's terms (too large) and was deleted.
-    pub const REJECTED: &str = "rejected";
 }
 
 /// What a module asks for.
@@ -131,7 +140,7 @@ pub async fn create(
             serde_json::to_string(&request.content_types).expect("strings serialize")
         ),
         max_bytes: Set(i64::try_from(request.max_bytes).unwrap_or(i64::MAX)),
-        status: Set(status::PENDING.to_string()),
+        status: Set(IntentStatus::Pending),
         created_at: Set(now),
         expires_at: Set(expires_at),
         received_at: Set(None),
@@ -195,7 +204,7 @@ pub async fn deliver(
     // An upload is one piece of work however it is reported.
     let intent = settle(&platform.db, &key).await?;
     if let Some(intent) = &intent {
-        if intent.status == status::REJECTED {
+        if intent.status == IntentStatus::Rejected {
             return Ok(Outcome::Rejected { key });
         }
         let limit = u64::try_from(intent.max_bytes).unwrap_or(u64::MAX);
@@ -252,9 +261,12 @@ async fn settle(
     else {
         return Ok(None);
     };
-    if intent.status != status::RECEIVED && intent.status != status::REJECTED {
+    if !matches!(
+        intent.status,
+        IntentStatus::Received | IntentStatus::Rejected
+    ) {
         entity::Entity::update_many()
-            .col_expr(Column::Status, status::RECEIVED.into())
+            .col_expr(Column::Status, IntentStatus::Received.into())
             .col_expr(Column::ReceivedAt, Some(Utc::now()).into())
             .filter(Column::Id.eq(intent.id.as_str()))
             .exec(db)
@@ -272,7 +284,7 @@ async fn reject(platform: &Platform, intent: &entity::Model) -> anyhow::Result<(
         .delete(&ObjectKey::parse(&intent.key)?)
         .await?;
     entity::Entity::update_many()
-        .col_expr(Column::Status, status::REJECTED.into())
+        .col_expr(Column::Status, IntentStatus::Rejected.into())
         .filter(Column::Id.eq(intent.id.as_str()))
         .exec(&platform.db)
         .await?;
@@ -284,7 +296,7 @@ async fn reject(platform: &Platform, intent: &entity::Model) -> anyhow::Result<(
 async fn unsettle(db: &DatabaseConnection, intent_id: &str) -> Result<(), sea_orm::DbErr> {
     use entity::Column;
     entity::Entity::update_many()
-        .col_expr(Column::Status, status::PENDING.into())
+        .col_expr(Column::Status, IntentStatus::Pending.into())
         .col_expr(Column::ReceivedAt, Option::<DateTime<Utc>>::None.into())
         .filter(Column::Id.eq(intent_id))
         .exec(db)
@@ -307,13 +319,13 @@ pub async fn reconcile(platform: Platform) -> anyhow::Result<()> {
             Condition::any()
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq(status::PENDING))
+                        .add(Column::Status.eq(IntentStatus::Pending))
                         .add(Column::CreatedAt.lt(waited)),
                 )
                 // A local upload whose process died mid-body stays `uploading`.
                 .add(
                     Condition::all()
-                        .add(Column::Status.eq(status::UPLOADING))
+                        .add(Column::Status.eq(IntentStatus::Uploading))
                         .add(Column::ExpiresAt.lt(now)),
                 ),
         )
@@ -337,9 +349,9 @@ pub async fn reconcile(platform: Platform) -> anyhow::Result<()> {
             None if intent.expires_at < now => {
                 tracing::info!(key = %intent.key, "upload never came; expiring its intent");
                 entity::Entity::update_many()
-                    .col_expr(Column::Status, status::EXPIRED.into())
+                    .col_expr(Column::Status, IntentStatus::Expired.into())
                     .filter(Column::Id.eq(intent.id.as_str()))
-                    .filter(Column::Status.eq(intent.status.as_str()))
+                    .filter(Column::Status.eq(intent.status))
                     .exec(&platform.db)
                     .await?;
             }
