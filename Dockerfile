@@ -11,6 +11,8 @@ WORKDIR /build
 # Dependencies first, against stub sources, so a source change does not rebuild them.
 COPY Cargo.toml Cargo.lock ./
 COPY migrations/Cargo.toml migrations/Cargo.toml
+# Patched dependencies are dependencies: built with the others.
+COPY patches patches
 # Cargo refuses a manifest whose declared targets are missing: stub every [[bench]], [[test]],
 # [[bin]] and [[example]] (at its explicit `path`, else at the default one).
 RUN mkdir -p src migrations/src \
