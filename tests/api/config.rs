@@ -122,3 +122,44 @@ fn flat_and_nested_environment_forms_are_understood() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+/// Setting errors stop `serve` before a connection changes anything: the fresh database given
+/// gets no tables.
+#[tokio::test]
+async fn setting_errors_stop_serve_before_the_database_is_touched() {
+    let Some(base) = crate::helpers::service_url("SOUS_TEST_DATABASE_URL") else {
+        return;
+    };
+    for (envs, expected) in [
+        (vec![], "SOUS_SIGNING_KEY"),
+        (
+            vec![
+                ("SOUS_SIGNING_KEY", crate::helpers::TEST_SIGNING_KEY),
+                ("SOUS_JOBS__QUEUES__DISHES__CONCURRENCY", "2"),
+            ],
+            "unknown queue `dishes`",
+        ),
+    ] {
+        let url = crate::helpers::fresh_postgres_database(&base).await;
+        let mut envs = envs;
+        envs.extend([
+            ("SOUS_DATABASE_URL", url.as_str()),
+            ("SOUS_BIND", "127.0.0.1:0"),
+        ]);
+        let output = sous(&envs, &["serve"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{expected}: {stderr}"
+        );
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(tables, 0, "{expected}: the database was changed");
+    }
+}
