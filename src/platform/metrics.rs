@@ -17,6 +17,7 @@ pub struct Metrics {
     jobs: IntCounterVec,
     job_latency: HistogramVec,
     queue_depth: IntGaugeVec,
+    jobs_running: IntGaugeVec,
     worker_stalls: IntCounterVec,
     worker_restarts: IntCounterVec,
     probe_pickup: prometheus::Histogram,
@@ -70,6 +71,11 @@ impl Metrics {
             &["queue"],
         )
         .expect("valid metric");
+        let jobs_running = IntGaugeVec::new(
+            Opts::new("jobs_running", "Job attempts running in this process"),
+            &["queue"],
+        )
+        .expect("valid metric");
         let worker_stalls = IntCounterVec::new(
             Opts::new(
                 "job_worker_stalls_total",
@@ -120,6 +126,7 @@ impl Metrics {
             Box::new(jobs.clone()),
             Box::new(job_latency.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(jobs_running.clone()),
             Box::new(worker_stalls.clone()),
             Box::new(worker_restarts.clone()),
             Box::new(renditions.clone()),
@@ -136,6 +143,7 @@ impl Metrics {
             jobs,
             job_latency,
             queue_depth,
+            jobs_running,
             worker_stalls,
             worker_restarts,
             probe_pickup,
@@ -182,6 +190,21 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// Counts a job attempt as running until the returned guard drops.
+    pub fn job_running(&self, queue: Queue) -> RunningJob {
+        let gauge = self.jobs_running.with_label_values(&[queue.name()]);
+        gauge.inc();
+        RunningJob(gauge)
+    }
+
+    /// Job attempts running in this process on `queue`.
+    pub fn jobs_running(&self, queue: Queue) -> u64 {
+        self.jobs_running
+            .with_label_values(&[queue.name()])
+            .get()
+            .max(0) as u64
+    }
+
     /// Job attempts this process finished on `queue`, whatever their outcome.
     pub fn jobs_finished(&self, queue: Queue) -> u64 {
         ["succeeded", "retried", "dead"]
@@ -217,5 +240,14 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buffer)
             .expect("text encoding of metrics cannot fail");
         String::from_utf8(buffer).expect("metrics text is UTF-8")
+    }
+}
+
+/// A running job attempt, counted in `sous_jobs_running` while it lives.
+pub struct RunningJob(prometheus::IntGauge);
+
+impl Drop for RunningJob {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

@@ -3,13 +3,17 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
 use sous::config::Settings;
 use sous::platform::Platform;
-use sous::platform::jobs::QueueOverrides;
+use sous::platform::jobs::{Queue, QueueOverrides};
 use sous::{Application, ApplicationBuilder};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Where jobs (and the database) live in a run of a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +88,7 @@ pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings
     let mut settings = Settings {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
-        database_url: format!("sqlite://{}?mode=rwc", dir.join("sous.db").display()),
+        database_url: format!("sqlite://{}?mode=rwc", dir.join("sous.db").display()).into(),
         store_url: format!("file://{}", dir.join("objects").display()),
         signing_key: Some(TEST_SIGNING_KEY.to_string().into()),
         shutdown_timeout: Duration::from_secs(10),
@@ -104,10 +108,10 @@ pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings
     match backend {
         Backend::Embedded => {}
         Backend::Redis(url) => {
-            settings.redis_url = Some(url.clone());
+            settings.redis_url = Some(url.as_str().into());
             settings.redis_prefix = format!("sous-test-{}", uuid::Uuid::now_v7().simple());
         }
-        Backend::Postgres(url) => settings.database_url = fresh_postgres_database(url).await,
+        Backend::Postgres(url) => settings.database_url = fresh_postgres_database(url).await.into(),
     }
     settings
 }
@@ -185,6 +189,67 @@ impl TestApp {
 
     pub fn admin_token(&self) -> String {
         self.token("ops", &["admin"])
+    }
+
+    /// POSTs `bytes` to /v1/images with `token`, labelled JPEG whatever they are (the server
+    /// sniffs the real format): the status and the body, for tests that expect a refusal.
+    pub async fn upload_image(&self, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url("/v1/images"))
+            .bearer_auth(token)
+            .header(CONTENT_TYPE, "image/jpeg")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// Registers `bytes` as an image of `owner`, which must be a new one (201), and returns it.
+    pub async fn register_image(&self, owner: &str, bytes: Vec<u8>) -> Value {
+        let (status, image) = self.upload_image(&self.token(owner, &[]), bytes).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "registering for {owner}: {image}"
+        );
+        image
+    }
+
+    /// Waits until this app has no job left to do, and panics if that takes longer than
+    /// `within`: in every declared queue nothing waits or is scheduled (retries are scheduled
+    /// jobs) and nothing runs in this process, and that holds for a settle period of 200 ms
+    /// with no attempt finishing meanwhile. Jobs run by other processes are not seen running.
+    pub async fn run_jobs_until_idle(&self, within: Duration) {
+        const SETTLE: Duration = Duration::from_millis(200);
+        let (jobs, metrics) = (&self.platform.jobs, &self.platform.metrics);
+        let queues: Vec<Queue> = jobs.registry().queues().collect();
+        let deadline = Instant::now() + within;
+        let mut quiet: Option<(Instant, Vec<u64>)> = None;
+        loop {
+            let mut busy = Vec::new();
+            for queue in &queues {
+                let waiting = jobs.backend().pending(*queue).await.unwrap();
+                let running = metrics.jobs_running(*queue);
+                if waiting + running > 0 {
+                    busy.push(format!("{queue}: {waiting} waiting, {running} running"));
+                }
+            }
+            let finished: Vec<u64> = queues.iter().map(|q| metrics.jobs_finished(*q)).collect();
+            let now = Instant::now();
+            match &quiet {
+                _ if !busy.is_empty() => quiet = None,
+                Some((since, seen)) if *seen == finished => {
+                    if now - *since >= SETTLE {
+                        return;
+                    }
+                }
+                _ => quiet = Some((now, finished)),
+            }
+            assert!(now < deadline, "jobs still busy after {within:?}: {busy:?}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Asks every role to stop and waits for them (in-flight work finishes first).

@@ -196,6 +196,7 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
     async move {
         let settings = platform.jobs.registry().settings(queue);
         let started = Instant::now();
+        let _running = platform.metrics.job_running(queue);
         tracing::info!("job started");
         let outcome = match platform.jobs.registry().handler(&envelope.kind) {
             None => Err(JobError::permanent(anyhow!("no handler for job kind `{}`", envelope.kind))),
