@@ -59,6 +59,36 @@ pub async fn is_ready(
     Ok(hot::has_rendition(&key).await || platform.store.head(&key).await?.is_some())
 }
 
+/// Counts a rendition made, in `sous_image_renditions_total` and its duration histogram.
+fn rendition_made(platform: &Platform, format: &str, elapsed: std::time::Duration) {
+    renditions(platform).with_label_values(&[format]).inc();
+    platform
+        .metrics
+        .histogram(
+            "image_rendition_duration_seconds",
+            "Time to make an image rendition",
+            &["format"],
+            &[
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )
+        .with_label_values(&[format])
+        .observe(elapsed.as_secs_f64());
+}
+
+fn renditions(platform: &Platform) -> prometheus::IntCounterVec {
+    platform.metrics.counter(
+        "image_renditions_total",
+        "Image renditions made (decoded, resized and encoded), by format",
+        &["format"],
+    )
+}
+
+/// Renditions in `format` this process has made.
+pub fn renditions_made(platform: &Platform, format: &str) -> u64 {
+    renditions(platform).with_label_values(&[format]).get()
+}
+
 /// Makes a rendition from the best source there is, and keeps it.
 async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<Bytes, ImageError> {
     let (key, format, size) = source(platform, image, variant).await?;
@@ -73,9 +103,7 @@ async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<B
         .await??
         .pop()
         .expect("one target, one rendition");
-    platform
-        .metrics
-        .rendition_made(variant.format().as_str(), started.elapsed());
+    rendition_made(platform, variant.format().as_str(), started.elapsed());
     let encoded = Bytes::from(encoded);
     let kind = planned(image, &platform.settings.images)
         .into_iter()

@@ -53,6 +53,7 @@ use actix_web::web;
 use crate::platform::events::EventRoutes;
 use crate::platform::jobs::{JobRegistry, Queue};
 
+pub use deliver::renditions_made;
 pub use error::ImageError;
 pub use register::{Source, register};
 pub use rows::Image;

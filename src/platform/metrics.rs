@@ -1,6 +1,9 @@
 //! Prometheus metrics: HTTP requests and latency by route and status, jobs by queue and outcome,
-//! queue depth (read from the backend at scrape time).
+//! queue depth (read from the backend at scrape time), worker health; modules add their own
+//! families through [`Metrics::counter`] and [`Metrics::histogram`].
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus::{
@@ -21,8 +24,14 @@ pub struct Metrics {
     worker_stalls: IntCounterVec,
     worker_restarts: IntCounterVec,
     probe_pickup: prometheus::Histogram,
-    renditions: IntCounterVec,
-    rendition_latency: HistogramVec,
+    /// Families modules register for themselves, by name.
+    families: Arc<Mutex<HashMap<&'static str, Family>>>,
+}
+
+#[derive(Clone, Debug)]
+enum Family {
+    Counter(IntCounterVec),
+    Histogram(HistogramVec),
 }
 
 impl Default for Metrics {
@@ -100,25 +109,6 @@ impl Metrics {
             .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 30.0]),
         )
         .expect("valid metric");
-        let renditions = IntCounterVec::new(
-            Opts::new(
-                "image_renditions_total",
-                "Image renditions made (decoded, resized and encoded), by format",
-            ),
-            &["format"],
-        )
-        .expect("valid metric");
-        let rendition_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "image_rendition_duration_seconds",
-                "Time to make an image rendition",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
-            &["format"],
-        )
-        .expect("valid metric");
         for collector in [
             Box::new(probe_pickup.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_requests.clone()),
@@ -129,8 +119,6 @@ impl Metrics {
             Box::new(jobs_running.clone()),
             Box::new(worker_stalls.clone()),
             Box::new(worker_restarts.clone()),
-            Box::new(renditions.clone()),
-            Box::new(rendition_latency.clone()),
         ] {
             registry
                 .register(collector)
@@ -147,21 +135,58 @@ impl Metrics {
             worker_stalls,
             worker_restarts,
             probe_pickup,
-            renditions,
-            rendition_latency,
+            families: Arc::default(),
         }
     }
 
-    pub fn rendition_made(&self, format: &str, elapsed: Duration) {
-        self.renditions.with_label_values(&[format]).inc();
-        self.rendition_latency
-            .with_label_values(&[format])
-            .observe(elapsed.as_secs_f64());
+    /// A module's counter family `sous_<name>`, registered on first use; later calls with the
+    /// same name return the same family. A name used for another kind of metric is a bug.
+    pub fn counter(&self, name: &'static str, help: &str, labels: &[&str]) -> IntCounterVec {
+        let family = self.family(name, || {
+            Family::Counter(
+                IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"),
+            )
+        });
+        match family {
+            Family::Counter(counter) => counter,
+            Family::Histogram(_) => panic!("metric {name} is a histogram, not a counter"),
+        }
     }
 
-    /// Renditions in `format` this process has made.
-    pub fn renditions_made(&self, format: &str) -> u64 {
-        self.renditions.with_label_values(&[format]).get()
+    /// A module's histogram family `sous_<name>` in seconds, registered on first use.
+    pub fn histogram(
+        &self,
+        name: &'static str,
+        help: &str,
+        labels: &[&str],
+        buckets: &[f64],
+    ) -> HistogramVec {
+        let family = self.family(name, || {
+            let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+            Family::Histogram(HistogramVec::new(opts, labels).expect("valid metric"))
+        });
+        match family {
+            Family::Histogram(histogram) => histogram,
+            Family::Counter(_) => panic!("metric {name} is a counter, not a histogram"),
+        }
+    }
+
+    fn family(&self, name: &'static str, make: impl FnOnce() -> Family) -> Family {
+        let mut families = self.families.lock().unwrap_or_else(|e| e.into_inner());
+        families
+            .entry(name)
+            .or_insert_with(|| {
+                let family = make();
+                let collector: Box<dyn prometheus::core::Collector> = match &family {
+                    Family::Counter(counter) => Box::new(counter.clone()),
+                    Family::Histogram(histogram) => Box::new(histogram.clone()),
+                };
+                self.registry
+                    .register(collector)
+                    .expect("a module metric's name is its own");
+                family
+            })
+            .clone()
     }
 
     pub fn probe_picked_up(&self, waited: Duration) {
@@ -249,5 +274,36 @@ pub struct RunningJob(prometheus::IntGauge);
 impl Drop for RunningJob {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_families_are_registered_once_and_exposed() {
+        let metrics = Metrics::new();
+        let made = || metrics.counter("widgets_made_total", "Widgets made", &["kind"]);
+        made().with_label_values(&["round"]).inc();
+        made().with_label_values(&["round"]).inc();
+        assert_eq!(made().with_label_values(&["round"]).get(), 2);
+        metrics
+            .histogram("widget_seconds", "Time per widget", &["kind"], &[0.1, 1.0])
+            .with_label_values(&["round"])
+            .observe(0.5);
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&metrics.registry.gather(), &mut text)
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains(r#"sous_widgets_made_total{kind="round"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sous_widget_seconds_count{kind="round"} 1"#),
+            "{text}"
+        );
     }
 }

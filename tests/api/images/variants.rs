@@ -120,7 +120,7 @@ async fn identical_requests_arriving_together_make_the_rendition_once() {
     let app = spawn(&Backend::Embedded, nothing_ahead).await;
     let image = app.register_image("alice", photo()).await;
     let url = format!("{}?w=480&format=jpeg", path(&image));
-    let before = app.platform.metrics.renditions_made("jpeg");
+    let before = sous::images::renditions_made(&app.platform, "jpeg");
     let responses = futures::future::join_all((0..8).map(|_| fetch(&app, &url, None))).await;
     let mut bodies = Vec::new();
     for response in responses {
@@ -128,7 +128,10 @@ async fn identical_requests_arriving_together_make_the_rendition_once() {
         bodies.push(response.bytes().await.unwrap());
     }
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]));
-    assert_eq!(app.platform.metrics.renditions_made("jpeg") - before, 1);
+    assert_eq!(
+        sous::images::renditions_made(&app.platform, "jpeg") - before,
+        1
+    );
 }
 
 #[tokio::test]
