@@ -48,23 +48,96 @@ impl From<ImageError> for ApiError {
     fn from(error: ImageError) -> Self {
         let detail = error.to_string();
         match error {
-            ImageError::TooLarge { .. } => ApiError::new(Code::PayloadTooLarge, detail),
+            ImageError::TooLarge { .. } => ApiError::new(Code::ImageTooLarge, detail),
             ImageError::Codec(codec) => match codec {
-                CodecError::Unsupported(_) => ApiError::new(Code::UnsupportedMediaType, detail),
+                CodecError::Unsupported(_) => ApiError::new(Code::ImageUnsupported, detail),
                 CodecError::TooManyPixels { .. }
                 | CodecError::TooManyFrames { .. }
-                | CodecError::TooMuchMemory(_) => ApiError::new(Code::PayloadTooLarge, detail),
-                CodecError::Corrupt(_) => ApiError::bad_request(detail),
+                | CodecError::TooMuchMemory(_) => ApiError::new(Code::ImageTooLarge, detail),
+                CodecError::Corrupt(_) => ApiError::new(Code::ImageCorrupt, detail),
                 CodecError::Encode { .. } => ApiError::internal(codec.into()),
             },
             ImageError::MissingObject(_) => ApiError::not_found(detail),
-            ImageError::Duplicate(_) | ImageError::Changed => ApiError::conflict(detail),
-            ImageError::Store(e) => {
-                tracing::warn!(error = %e, "object storage failed");
-                ApiError::unavailable("object storage is unavailable; try again shortly", 5)
-            }
+            ImageError::Duplicate(_) => ApiError::new(Code::ImageDuplicate, detail),
+            ImageError::Changed => ApiError::new(Code::ImageChanged, detail),
+            ImageError::Store(e) => e.into(),
             ImageError::Database(e) => e.into(),
             ImageError::Unexpected(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_error() -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: "connection reset".into(),
+        }
+    }
+
+    fn every_variant() -> Vec<ImageError> {
+        vec![
+            ImageError::TooLarge { limit: 10 },
+            ImageError::Codec(CodecError::Unsupported("SVG is not read".into())),
+            ImageError::Codec(CodecError::TooManyPixels {
+                width: 10,
+                height: 10,
+                limit: 50,
+            }),
+            ImageError::Codec(CodecError::TooManyFrames { limit: 2 }),
+            ImageError::Codec(CodecError::TooMuchMemory("1 GiB".into())),
+            ImageError::Codec(CodecError::Corrupt("truncated".into())),
+            ImageError::Codec(CodecError::Encode {
+                format: "avif",
+                reason: "encoder failed".into(),
+            }),
+            ImageError::MissingObject(ObjectKey::parse("images/x").unwrap()),
+            ImageError::Duplicate("0190".into()),
+            ImageError::Changed,
+            ImageError::Store(store_error()),
+            ImageError::Database(sea_orm::DbErr::Custom("boom".into())),
+            ImageError::Unexpected(anyhow::anyhow!("boom")),
+        ]
+    }
+
+    #[test]
+    fn every_image_error_has_its_code() {
+        for error in every_variant() {
+            // No wildcard: a new variant fails to compile here until it has a code.
+            let expected = match &error {
+                ImageError::TooLarge { .. } => Code::ImageTooLarge,
+                ImageError::Codec(codec) => match codec {
+                    CodecError::Unsupported(_) => Code::ImageUnsupported,
+                    CodecError::TooManyPixels { .. }
+                    | CodecError::TooManyFrames { .. }
+                    | CodecError::TooMuchMemory(_) => Code::ImageTooLarge,
+                    CodecError::Corrupt(_) => Code::ImageCorrupt,
+                    CodecError::Encode { .. } => Code::Internal,
+                },
+                ImageError::MissingObject(_) => Code::NotFound,
+                ImageError::Duplicate(_) => Code::ImageDuplicate,
+                ImageError::Changed => Code::ImageChanged,
+                ImageError::Store(_) => Code::ServiceUnavailable,
+                ImageError::Database(_) | ImageError::Unexpected(_) => Code::Internal,
+            };
+            let label = format!("{error:?}");
+            let api = ApiError::from(error);
+            assert_eq!(api.code(), expected, "{label}");
+        }
+    }
+
+    #[test]
+    fn internal_and_store_errors_say_nothing_of_their_cause() {
+        for error in [
+            ImageError::Store(store_error()),
+            ImageError::Unexpected(anyhow::anyhow!("secret detail")),
+        ] {
+            let api = ApiError::from(error);
+            assert!(!api.detail().contains("connection reset"), "{api}");
+            assert!(!api.detail().contains("secret detail"), "{api}");
         }
     }
 }

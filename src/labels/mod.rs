@@ -77,6 +77,7 @@ pub mod api;
 mod builder;
 mod element;
 mod entity;
+mod error;
 mod job;
 mod layout;
 mod print_log;
@@ -101,6 +102,7 @@ use crate::platform::jobs::{JobRegistry, Queue};
 
 pub use builder::{LabelBuilder, Paper};
 pub use element::{Alignment, CutKind, Element, ErrorLevel};
+pub use error::LabelError;
 pub use render::html::STYLESHEET;
 pub use render::pdf::{FONT_CANDIDATES, FontError, PdfOptions};
 pub use sjis::{GETA, Substitution};

@@ -146,10 +146,10 @@ async fn bad_direct_payloads_are_refused_and_queue_nothing() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "invalid_json");
-    assert_eq!(
-        raw("{\"hello\": \"world\"}").await.unwrap().status(),
-        StatusCode::BAD_REQUEST
-    );
+    let response = raw("{\"hello\": \"world\"}").await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "storage_event_invalid");
 
     // A good record next to a bad one: the whole payload is refused.
     let mut mixed = s3_event("local", &key, "v1");
@@ -159,6 +159,7 @@ async fn bad_direct_payloads_are_refused_and_queue_nothing() {
     let response = post(&app, &mixed).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "storage_event_invalid");
     assert!(
         problem["detail"]
             .as_str()
@@ -399,10 +400,15 @@ async fn sns_notifications_are_verified_then_handled() {
     tampered["Message"] = json!(s3_event("local", &unique_key("evil.jpg"), "v9").to_string());
     let response = post(&app, &tampered).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "sns_signature_invalid");
     // A certificate URL that is not an SNS host of our region.
     let mut foreign = sns.sign(sns_notification(&s3_event("local", &key, "v8")), "2");
     foreign["SigningCertURL"] = json!("https://attacker.example/cert.pem");
-    assert_eq!(post(&app, &foreign).await.status(), StatusCode::FORBIDDEN);
+    let response = post(&app, &foreign).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "sns_signature_invalid");
     // The S3 test event SNS sends when notifications are first configured.
     let test_event = sns.sign(sns_notification(&fixture("s3-test-event.json")), "1");
     let body: Value = post(&app, &test_event).await.json().await.unwrap();
@@ -424,6 +430,7 @@ async fn sns_subscriptions_are_confirmed_only_on_sns_hosts() {
     let response = post(&app, &sns.sign(confirmation, "1")).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "storage_event_invalid");
     assert!(
         problem["detail"]
             .as_str()
@@ -434,5 +441,8 @@ async fn sns_subscriptions_are_confirmed_only_on_sns_hosts() {
     // Unsigned confirmations are refused before any URL is fetched.
     let mut unsigned = fixture("sns-subscription-confirmation.json");
     unsigned["SigningCertURL"] = json!(CERT_URL);
-    assert_eq!(post(&app, &unsigned).await.status(), StatusCode::FORBIDDEN);
+    let response = post(&app, &unsigned).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "sns_signature_invalid");
 }

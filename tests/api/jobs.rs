@@ -200,7 +200,10 @@ async fn a_job_that_keeps_failing_is_dead_lettered_and_can_be_requeued() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["state"], "requeued");
         // A second click does not queue it twice.
-        assert_eq!(retry(&app).await.unwrap().status(), 409);
+        let again = retry(&app).await.unwrap();
+        assert_eq!(again.status(), 409);
+        let problem: Value = again.json().await.unwrap();
+        assert_eq!(problem["code"], "job_already_requeued");
         assert_eq!(dead_letters(&app, "requeued").await.len(), 1);
 
         assert!(

@@ -404,12 +404,14 @@ async fn bad_print_jobs_are_400s_naming_the_field() {
             ["/data/delivery_slot/start"],
             "{backend:?}"
         );
+        assert_eq!(problem["code"], "label_invalid");
 
         let bad_tree = json!({"tree": {"type": "sheet", "width_dots": 384, "columns": 32, "children": [
             {"type": "rule"}, {"type": "size", "width": 0, "height": 1, "children": []}
         ]}});
         let problem = rejected(&app, &alice, &with(bad_tree.clone(), dry.clone())).await;
         assert_eq!(fields(&problem), ["/tree/children/1"]);
+        assert_eq!(problem["code"], "label_invalid");
         assert!(
             problem["errors"][0]["message"]
                 .as_str()
@@ -425,19 +427,23 @@ async fn bad_print_jobs_are_400s_naming_the_field() {
             fields(&problem),
             ["/labels/1/tree/children/1", "/labels/2/data/quantity"]
         );
+        assert_eq!(problem["code"], "label_invalid");
 
         let problem = rejected(&app, &alice, &with(tree("a"), json!({"printer": "office"}))).await;
         assert_eq!(fields(&problem), ["/printer"]);
+        assert_eq!(problem["code"], "printer_unknown");
         assert!(
             problem["detail"].as_str().unwrap().contains("`dock`"),
             "{problem}"
         );
         let problem = rejected(&app, &alice, &tree("a")).await;
         assert_eq!(fields(&problem), ["/printer"], "printing needs a printer");
+        assert_eq!(problem["code"], "invalid_request");
 
         let batch = |n: usize| json!({"labels": vec![tree("a"); n], "dry_run": true});
         let problem = rejected(&app, &alice, &batch(501)).await;
         assert_eq!(fields(&problem), ["/labels"]);
+        assert_eq!(problem["code"], "invalid_request");
         assert!(problem["detail"].as_str().unwrap().contains("1 to 500"));
         let (status, job, _) = post_print_job(&app, &alice, &batch(500)).await;
         assert_eq!(status, StatusCode::CREATED, "{backend:?}: {job}");
@@ -510,7 +516,14 @@ async fn print_jobs_belong_to_their_owner() {
         assert_eq!(only_bob["items"][0]["id"], bobs["id"]);
         assert_eq!(only_bob["items"].as_array().unwrap().len(), 1);
         let (status, body) = get_json(&app, &alice, "/v1/print-jobs?after=yesterday").await;
-        assert_eq!((status.as_u16(), fields(&body)), (400, vec!["after"]));
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str()),
+            (400, Some("invalid_query"))
+        );
+        assert!(
+            body["detail"].as_str().unwrap().contains("not a cursor"),
+            "{body}"
+        );
 
         for (method, path) in [
             ("POST", "/v1/print-jobs"),
@@ -562,7 +575,9 @@ async fn every_template_example_renders_in_every_format() {
             ] {
                 let response = render(&app, &token, format, &label).await;
                 if format == "pdf" && !has_font {
-                    assert_eq!(response.status(), 503, "{name}: PDF without a font");
+                    let (status, body) = problem(response).await;
+                    assert_eq!(status, 503, "{name}: PDF without a font");
+                    assert_eq!(body["code"], "pdf_font_missing");
                     continue;
                 }
                 assert_eq!(response.status(), 200, "{backend:?}: {name} {format}");
@@ -591,6 +606,7 @@ async fn render_rejects_unknown_formats_and_bad_labels() {
         let token = app.token("designer", &[]);
         let (status, body) = problem(render(&app, &token, "jpeg", &tree("a")).await).await;
         assert_eq!(status, 400);
+        assert_eq!(body["code"], "invalid_query");
         assert_eq!(fields(&body), ["format"]);
         assert!(
             body["errors"][0]["message"]
@@ -606,7 +622,12 @@ async fn render_rejects_unknown_formats_and_bad_labels() {
             .send()
             .await
             .unwrap();
-        assert_eq!(problem(response).await.0, 400, "the format is required");
+        let (status, body) = problem(response).await;
+        assert_eq!(
+            (status.as_u16(), body["code"].as_str(), fields(&body)),
+            (400, Some("invalid_query"), vec!["format"]),
+            "the format is required"
+        );
 
         let label = json!({"tree": {"type": "sheet", "width_dots": 384, "columns": 32, "children": [{"type": "blink"}]}});
         let (status, body) = problem(render(&app, &token, "text", &label).await).await;
@@ -614,6 +635,7 @@ async fn render_rejects_unknown_formats_and_bad_labels() {
             (status.as_u16(), fields(&body)),
             (400, vec!["/tree/children/0"])
         );
+        assert_eq!(body["code"], "label_invalid");
 
         let response = render(&app, &token, "text", &order_item("〜")).await;
         assert_eq!(response.headers()["x-label-substitutions"], "1");

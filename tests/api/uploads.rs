@@ -144,6 +144,8 @@ async fn a_local_upload_reaches_its_handler_once() {
         // A second PUT to the finished upload is refused and changes nothing.
         let again = put(&app, &url, "image/jpeg", vec![2u8; 10]).await;
         assert_eq!(again.status(), StatusCode::CONFLICT);
+        let problem: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(problem["code"], "upload_finished");
         assert_eq!(stored(&app, &key).await.unwrap().len(), 1024);
 
         // Reconciliation later finds nothing to raise again.
@@ -208,6 +210,8 @@ async fn local_uploads_enforce_type_size_expiry_and_signature() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "forbidden");
 
     // A validly signed token naming another owner for this intent.
     let claims = UploadClaims {
@@ -236,6 +240,7 @@ async fn local_uploads_enforce_type_size_expiry_and_signature() {
     let response = put(&app, &url, "image/jpeg", vec![0u8; 1]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "upload_expired");
     assert!(problem["detail"].as_str().unwrap().contains("expired"));
 }
 
@@ -284,6 +289,44 @@ async fn a_body_that_breaks_off_leaves_nothing_and_can_be_retried() {
         StatusCode::CREATED
     );
     assert!(eventually(Duration::from_secs(5), || async { handled(&key) == 1 }).await);
+}
+
+#[tokio::test]
+async fn a_second_put_while_the_first_streams_is_refused() {
+    let app = spawn(&Backend::Embedded, |_| {}).await;
+    let key = unique_key("slow.jpg");
+    let ticket = intent(&app, &key, 100, None).await;
+    let url = ticket
+        .upload_url
+        .replace("http://127.0.0.1:8080", &app.address);
+    let (more, chunks) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
+    more.unbounded_send(Ok(Bytes::from(vec![0u8; 10]))).unwrap();
+    let first = tokio::spawn({
+        let request = app
+            .client
+            .put(&url)
+            .header("content-type", "image/jpeg")
+            .body(reqwest::Body::wrap_stream(chunks));
+        async move { request.send().await.unwrap().status() }
+    });
+    assert!(
+        eventually(Duration::from_secs(3), || async {
+            uploads::find(&app.platform.db, &ticket.intent_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                == uploads::IntentStatus::Uploading
+        })
+        .await
+    );
+    let second = put(&app, &url, "image/jpeg", vec![1u8; 10]).await;
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    let problem: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(problem["code"], "upload_in_progress");
+    drop(more);
+    assert_eq!(first.await.unwrap(), StatusCode::CREATED);
+    assert_eq!(stored(&app, &key).await.unwrap().len(), 10);
 }
 
 #[tokio::test]

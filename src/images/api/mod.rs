@@ -8,7 +8,8 @@ mod uploads;
 use actix_web::web;
 use futures::StreamExt;
 
-use crate::platform::http::{ApiError, Code};
+use crate::images::ImageError;
+use crate::platform::http::ApiError;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -38,12 +39,7 @@ async fn body_within(
     mut body: web::Payload,
     limit: u64,
 ) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            Code::PayloadTooLarge,
-            format!("the image is larger than the limit of {limit} bytes"),
-        )
-    };
+    let too_large = || ApiError::from(ImageError::TooLarge { limit });
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)

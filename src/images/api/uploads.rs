@@ -13,7 +13,7 @@ use crate::images::uploads::{self, CONTENT_TYPES};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
 use crate::platform::http::{ApiError, Code, Problem};
-use crate::platform::uploads::{UploadError, UploadTicket};
+use crate::platform::uploads::UploadTicket;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +78,7 @@ pub(super) async fn start(
     let content_type = body.into_inner().content_type.to_ascii_lowercase();
     if !CONTENT_TYPES.contains(&content_type.as_str()) {
         return Err(ApiError::new(
-            Code::UnsupportedMediaType,
+            Code::ImageUnsupported,
             format!(
                 "content_type `{content_type}` is not one sous reads: {}",
                 CONTENT_TYPES.join(", ")
@@ -86,16 +86,7 @@ pub(super) async fn start(
         )
         .with_field("content_type", CONTENT_TYPES.join(", ")));
     }
-    let (row, ticket) = uploads::start(&platform, &principal.subject, &content_type)
-        .await
-        .map_err(|e| match e {
-            UploadError::Database(e) => ApiError::from(e),
-            UploadError::Signing(e) => {
-                tracing::warn!(error = %e, "cannot sign an upload URL");
-                ApiError::unavailable("object storage is unavailable; try again shortly", 5)
-            }
-            other => ApiError::internal(other.into()),
-        })?;
+    let (row, ticket) = uploads::start(&platform, &principal.subject, &content_type).await?;
     let location = format!("/v1/images/uploads/{}", row.id);
     let mut view = UploadView::new(row);
     view.upload = Some(ticket);

@@ -6,8 +6,8 @@ mod request;
 
 use actix_web::web;
 
+use crate::labels::LabelError;
 use crate::platform::cpu;
-use crate::platform::http::ApiError;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,10 +25,10 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 /// process's CPU permits with every other module.
 async fn off_the_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, LabelError> {
     cpu::run(work)
         .await
-        .map_err(|e| ApiError::internal(e.context("rendering labels failed")))
+        .map_err(|e| LabelError::Unexpected(e.context("rendering labels failed")))
 }
 
 #[derive(utoipa::OpenApi)]

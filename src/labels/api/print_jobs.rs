@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::off_the_runtime;
 use super::request::{PrintJobRequest, PrintOrder};
+use crate::labels::LabelError;
 use crate::labels::entity::PrintStatus;
 use crate::labels::job::PrintLabels;
-use crate::labels::print_log::{self, CreateError, LabelSubstitution, NewPrintJob, Summary};
+use crate::labels::print_log::{self, LabelSubstitution, NewPrintJob, Summary};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
 use crate::platform::http::{ApiError, ListQuery, Page, Problem, page_limit};
@@ -48,11 +49,13 @@ pub struct PrintJobLinks {
 }
 
 impl TryFrom<Summary> for PrintJob {
-    type Error = ApiError;
+    type Error = LabelError;
 
-    fn try_from(job: Summary) -> Result<Self, ApiError> {
+    fn try_from(job: Summary) -> Result<Self, LabelError> {
         let substitutions = serde_json::from_str(&job.substitutions).map_err(|e| {
-            ApiError::internal(anyhow::Error::new(e).context("logged substitutions do not parse"))
+            LabelError::Unexpected(
+                anyhow::Error::new(e).context("logged substitutions do not parse"),
+            )
         })?;
         Ok(PrintJob {
             links: PrintJobLinks {
@@ -105,19 +108,13 @@ pub(super) async fn create(
     let owner = principal.subject;
     let job = off_the_runtime(move || {
         let trees = labels.into_trees()?;
-        Ok::<_, ApiError>(NewPrintJob::render(owner, printer, dry_run, &trees))
+        Ok::<_, LabelError>(NewPrintJob::render(owner, printer, dry_run, &trees))
     })
     .await??;
     let id = job.id();
     let job = print_log::create(&platform.db, &platform.store, job)
         .await
-        .map_err(|error| match error {
-            CreateError::Database(e) => ApiError::from(e),
-            CreateError::Store(e) => {
-                tracing::warn!(error = %e, "cannot store label bytes");
-                ApiError::unavailable("object storage is unavailable; try again shortly", 5)
-            }
-        })?;
+        .map_err(LabelError::from)?;
     if !dry_run {
         enqueue(&platform, id).await?;
     }
@@ -134,7 +131,7 @@ pub(super) async fn create(
 
 /// Queues a logged job; if the queue is down, the job is marked failed so the log never shows
 /// a `queued` job that no worker will pick up.
-async fn enqueue(platform: &Platform, id: Uuid) -> Result<(), ApiError> {
+async fn enqueue(platform: &Platform, id: Uuid) -> Result<(), LabelError> {
     let Err(error) = platform
         .jobs
         .enqueue(&PrintLabels { print_job_id: id })
@@ -142,7 +139,7 @@ async fn enqueue(platform: &Platform, id: Uuid) -> Result<(), ApiError> {
     else {
         return Ok(());
     };
-    tracing::warn!(%error, print_job_id = %id, "cannot queue a print job");
+    tracing::warn!(%error, print_job_id = %id, "cannot queue a print job; marking it failed");
     let reason = "the print queue was unavailable; nothing was printed".to_string();
     print_log::finish(
         &platform.db,
@@ -151,10 +148,7 @@ async fn enqueue(platform: &Platform, id: Uuid) -> Result<(), ApiError> {
         Some(reason),
     )
     .await?;
-    Err(ApiError::unavailable(
-        "the print queue is unavailable; try again shortly",
-        5,
-    ))
+    Err(LabelError::Queue(error))
 }
 
 /// A print job, for its owner or an admin.
@@ -178,7 +172,7 @@ pub(super) async fn get(
     let job = print_log::find(&platform.db, &id)
         .await?
         .filter(|job| principal.may_see(&job.owner))
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| LabelError::NotFound(id.to_string()))?;
     Ok(HttpResponse::Ok().json(PrintJob::try_from(job)?))
 }
 
@@ -203,7 +197,7 @@ pub(super) async fn preview(
     let preview = print_log::preview(&platform.db, &id)
         .await?
         .filter(|preview| principal.may_see(&preview.owner))
-        .ok_or_else(|| not_found(&id))?;
+        .ok_or_else(|| LabelError::NotFound(id.to_string()))?;
     // The labels carry client text: escaped by the renderer, and nothing may run regardless.
     Ok(HttpResponse::Ok()
         .content_type(ContentType::html())
@@ -254,9 +248,4 @@ pub(super) async fn list(
         items,
         next: page.next,
     }))
-}
-
-/// Someone else's job is answered like a missing one, so ids reveal nothing.
-fn not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("no print job with id {id}"))
 }

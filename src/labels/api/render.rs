@@ -9,10 +9,10 @@ use serde_json::Value;
 use super::off_the_runtime;
 use super::request::LabelSource;
 use crate::config::Settings;
-use crate::labels::{Format, PdfOptions, RenderError, Renderer, templates};
+use crate::labels::{Format, LabelError, PdfOptions, Renderer, templates};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, Code, Problem};
+use crate::platform::http::{ApiError, Problem};
 
 /// How many characters the label prints other than as written.
 const SUBSTITUTIONS_HEADER: &str = "x-label-substitutions";
@@ -86,25 +86,17 @@ pub(super) async fn render(
     query: web::Query<RenderQuery>,
     body: web::Json<LabelSource>,
 ) -> Result<HttpResponse, ApiError> {
-    let allowed = || {
-        let names: Vec<_> = Format::ALL.iter().map(|f| f.as_str()).collect();
-        format!("one of {}", names.join(", "))
-    };
-    let format: Format = match query.format.as_deref() {
-        None => {
-            return Err(
-                ApiError::bad_request("`format` is required").with_field("format", allowed())
-            );
-        }
-        Some(name) => name.parse().map_err(|e: crate::labels::UnknownFormat| {
-            ApiError::bad_request(e.to_string()).with_field("format", allowed())
-        })?,
-    };
+    let format: Format = query
+        .format
+        .as_deref()
+        .ok_or(LabelError::NoFormat)?
+        .parse()
+        .map_err(LabelError::from)?;
     let renderer = renderer(&platform.settings);
     let source = body.into_inner();
     let rendered = off_the_runtime(move || {
         let tree = source.into_tree()?;
-        renderer.render(&tree, format).map_err(render_error)
+        renderer.render(&tree, format).map_err(LabelError::from)
     })
     .await??;
     Ok(HttpResponse::Ok()
@@ -121,22 +113,4 @@ fn renderer(settings: &Settings) -> &'static Renderer {
             font_path: settings.labels.font_path.clone(),
         })
     })
-}
-
-fn render_error(error: RenderError) -> ApiError {
-    match error {
-        RenderError::Font(e) => {
-            tracing::warn!(
-                error = format!("{:#}", anyhow::Error::new(e)),
-                "cannot render a PDF label"
-            );
-            ApiError::new(
-                Code::ServiceUnavailable,
-                "PDF labels are unavailable: the server has no Japanese font (the other formats work)",
-            )
-        }
-        RenderError::Pdf(e) => {
-            ApiError::internal(anyhow::Error::new(e).context("failed to write a PDF label"))
-        }
-    }
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::labels::LabelTree;
 use crate::labels::templates::{self, TemplateError};
-use crate::platform::http::{ApiError, FieldError};
+use crate::labels::{LabelError, LabelTree};
+use crate::platform::http::FieldError;
 
 /// The most labels one print job takes.
 pub const MAX_LABELS: usize = 500;
@@ -30,8 +30,9 @@ pub struct LabelSource {
 impl LabelSource {
     /// The label's tree, or a 400 naming the field at fault. Templates and QR codes are CPU
     /// work: call this off the async threads.
-    pub fn into_tree(self) -> Result<LabelTree, ApiError> {
-        self.parse("").map_err(|problem| invalid(vec![problem]))
+    pub fn into_tree(self) -> Result<LabelTree, LabelError> {
+        self.parse("")
+            .map_err(|problem| LabelError::Invalid(vec![problem]))
     }
 
     /// The tree, or the problem at its JSON pointer below `at`.
@@ -104,7 +105,7 @@ pub struct PrintOrder {
 }
 
 impl PrintJobRequest {
-    pub fn parse(self, printers: &BTreeMap<String, String>) -> Result<PrintOrder, ApiError> {
+    pub fn parse(self, printers: &BTreeMap<String, String>) -> Result<PrintOrder, LabelError> {
         let single = LabelSource {
             template: self.template,
             data: self.data,
@@ -113,19 +114,19 @@ impl PrintJobRequest {
         let labels = match self.labels {
             None => Labels(vec![(String::new(), single)]),
             Some(_) if !single.is_empty() => {
-                return Err(bad_field(
-                    "/labels",
-                    "give `labels` or a single label (`template` with `data`, or `tree`), not both",
-                ));
+                return Err(LabelError::Request {
+                    field: "/labels",
+                    message: "give `labels` or a single label (`template` with `data`, or `tree`), not both".into(),
+                });
             }
             Some(batch) if !(1..=MAX_LABELS).contains(&batch.len()) => {
-                return Err(bad_field(
-                    "/labels",
-                    format!(
+                return Err(LabelError::Request {
+                    field: "/labels",
+                    message: format!(
                         "a batch holds 1 to {MAX_LABELS} labels, not {}",
                         batch.len()
                     ),
-                ));
+                });
             }
             Some(batch) => Labels(
                 batch
@@ -137,16 +138,15 @@ impl PrintJobRequest {
         };
         match (&self.printer, self.dry_run) {
             (Some(name), _) if !printers.contains_key(name) => {
-                return Err(bad_field(
-                    "/printer",
-                    format!("unknown printer `{name}`; {}", known_printers(printers)),
-                ));
+                return Err(LabelError::UnknownPrinter {
+                    name: name.clone(),
+                    known: known_printers(printers),
+                });
             }
             (None, false) => {
-                return Err(bad_field(
-                    "/printer",
-                    format!("required unless `dry_run`; {}", known_printers(printers)),
-                ));
+                return Err(LabelError::NoPrinter {
+                    known: known_printers(printers),
+                });
             }
             _ => {}
         }
@@ -165,7 +165,7 @@ pub struct Labels(Vec<(String, LabelSource)>);
 impl Labels {
     /// Every label's tree, or a 400 listing every label's problem. CPU work: call this off the
     /// async threads.
-    pub fn into_trees(self) -> Result<Vec<LabelTree>, ApiError> {
+    pub fn into_trees(self) -> Result<Vec<LabelTree>, LabelError> {
         let mut trees = Vec::with_capacity(self.0.len());
         let mut problems = Vec::new();
         for (at, source) in self.0 {
@@ -177,7 +177,7 @@ impl Labels {
         if problems.is_empty() {
             Ok(trees)
         } else {
-            Err(invalid(problems))
+            Err(LabelError::Invalid(problems))
         }
     }
 }
@@ -218,23 +218,6 @@ fn problem(field: impl Into<String>, message: impl Into<String>) -> FieldError {
         field: field.into(),
         message: message.into(),
     }
-}
-
-fn bad_field(field: &str, message: impl Into<String>) -> ApiError {
-    let message = message.into();
-    ApiError::bad_request(format!("{field}: {message}")).with_field(field, message)
-}
-
-fn invalid(problems: Vec<FieldError>) -> ApiError {
-    let detail = match problems.as_slice() {
-        [one] => format!("{}: {}", one.field, one.message),
-        many => format!("{} labels are invalid; `errors` lists each", many.len()),
-    };
-    problems
-        .into_iter()
-        .fold(ApiError::bad_request(detail), |error, p| {
-            error.with_field(p.field, p.message)
-        })
 }
 
 #[cfg(test)]
@@ -336,7 +319,11 @@ mod tests {
             .parse(&printers())
             .unwrap();
         let error = order.labels.into_trees().unwrap_err();
-        assert_eq!(error.detail(), "2 labels are invalid; `errors` lists each");
+        assert!(matches!(&error, LabelError::Invalid(problems) if problems.len() == 2));
+        assert_eq!(
+            error.to_string(),
+            "2 labels are invalid; `errors` lists each"
+        );
     }
 
     #[test]
@@ -347,8 +334,9 @@ mod tests {
         assert_eq!(order.labels.into_trees().unwrap().len(), MAX_LABELS);
         for n in [0, MAX_LABELS + 1] {
             let error = batch(n).parse(&printers()).unwrap_err();
+            assert!(matches!(error, LabelError::Request { .. }), "{error:?}");
             assert_eq!(
-                error.detail(),
+                error.to_string(),
                 format!("/labels: a batch holds 1 to 500 labels, not {n}")
             );
         }
@@ -362,21 +350,23 @@ mod tests {
         let error = request(json!({"tree": tree, "printer": "office"}))
             .parse(&printers())
             .unwrap_err();
+        assert!(matches!(error, LabelError::UnknownPrinter { .. }));
         assert_eq!(
-            error.detail(),
+            error.to_string(),
             "/printer: unknown printer `office`; configured printers: `dock`"
         );
         let error = request(json!({ "tree": tree }))
             .parse(&printers())
             .unwrap_err();
+        assert!(matches!(error, LabelError::NoPrinter { .. }));
         assert_eq!(
-            error.detail(),
+            error.to_string(),
             "/printer: required unless `dry_run`; configured printers: `dock`"
         );
         let error = request(json!({ "tree": tree }))
             .parse(&BTreeMap::new())
             .unwrap_err();
-        assert!(error.detail().ends_with("no printers are configured"));
+        assert!(error.to_string().ends_with("no printers are configured"));
         let dry = request(json!({"tree": tree, "dry_run": true}))
             .parse(&printers())
             .unwrap();

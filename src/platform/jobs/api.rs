@@ -7,7 +7,7 @@ use super::Queue;
 use super::failures::{self, FailedJob, FailureError, FailureState};
 use crate::platform::Platform;
 use crate::platform::auth::Admin;
-use crate::platform::http::{ApiError, Cursor, Page, page_limit};
+use crate::platform::http::{ApiError, Code, Cursor, Page, page_limit};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/admin/jobs").get(list_jobs))
@@ -96,21 +96,19 @@ async fn retry_job(
     platform: web::Data<Platform>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    match failures::requeue(&platform.db, &platform.jobs, &id).await {
-        Ok(job) => Ok(HttpResponse::Ok().json(job)),
-        Err(FailureError::NotFound(id)) => {
-            Err(ApiError::not_found(format!("no failed job with id {id}")))
-        }
-        Err(FailureError::AlreadyRequeued(id)) => Err(ApiError::conflict(format!(
-            "job {id} was already re-queued"
-        ))),
-        Err(FailureError::Database(e)) => Err(e.into()),
-        Err(FailureError::Backend(e)) => {
-            tracing::warn!(error = %e, "cannot re-queue: job backend unavailable");
-            Err(ApiError::unavailable(
-                "the job queue is unavailable; try again shortly",
-                5,
-            ))
+    let job = failures::requeue(&platform.db, &platform.jobs, &id).await?;
+    Ok(HttpResponse::Ok().json(job))
+}
+
+impl From<FailureError> for ApiError {
+    fn from(error: FailureError) -> Self {
+        match error {
+            FailureError::NotFound(_) => ApiError::not_found(error.to_string()),
+            FailureError::AlreadyRequeued(_) => {
+                ApiError::new(Code::JobAlreadyRequeued, error.to_string())
+            }
+            FailureError::Database(e) => e.into(),
+            FailureError::Backend(e) => e.into(),
         }
     }
 }
@@ -137,10 +135,7 @@ pub struct ProbeQueued {
 )]
 async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
     let job = super::Probe::now();
-    let id = platform.jobs.enqueue(&job).await.map_err(|e| {
-        tracing::warn!(error = %e, "cannot queue a probe");
-        ApiError::unavailable("the job queue is unavailable; try again shortly", 5)
-    })?;
+    let id = platform.jobs.enqueue(&job).await?;
     Ok(HttpResponse::Accepted().json(ProbeQueued {
         id,
         queue: Queue::SYSTEM.name().to_string(),
@@ -153,3 +148,28 @@ async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpRespo
     components(schemas(FailedJob, FailureState, ProbeQueued))
 )]
 pub struct AdminJobsApi;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::jobs::JobBackendError;
+
+    #[test]
+    fn failure_errors_have_their_codes() {
+        for error in [
+            FailureError::NotFound("j1".into()),
+            FailureError::AlreadyRequeued("j1".into()),
+            FailureError::Database(sea_orm::DbErr::Custom("boom".into())),
+            FailureError::Backend(JobBackendError::Unavailable("redis down".into())),
+        ] {
+            let expected = match &error {
+                FailureError::NotFound(_) => Code::NotFound,
+                FailureError::AlreadyRequeued(_) => Code::JobAlreadyRequeued,
+                FailureError::Database(_) => Code::Internal,
+                FailureError::Backend(_) => Code::ServiceUnavailable,
+            };
+            let api = ApiError::from(error);
+            assert_eq!(api.code(), expected, "{api}");
+        }
+    }
+}

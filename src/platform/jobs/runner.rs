@@ -113,7 +113,10 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
         };
         let beats = health.clone();
         let alive = move |_: &WorkerContext, event: &Event| {
-            if matches!(event, Event::HeartBeat | Event::Success(_)) {
+            if matches!(
+                event,
+                Event::HeartBeat | Event::Success(_) | Event::Error(_)
+            ) {
                 beats.alive(queue);
             }
         };

@@ -7,7 +7,7 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::{IntentStatus, entity};
+use super::{IntentStatus, TokenError, UploadError, entity};
 use crate::platform::Platform;
 use crate::platform::events::ObjectCreated;
 use crate::platform::http::{ApiError, Code};
@@ -31,8 +31,7 @@ async fn put_upload(
 ) -> Result<HttpResponse, ApiError> {
     let claims = platform
         .upload_signer
-        .verify(&token, Utc::now().timestamp())
-        .map_err(|e| ApiError::forbidden(e.to_string()))?;
+        .verify(&token, Utc::now().timestamp())?;
     let intent = super::find(&platform.db, &claims.intent)
         .await?
         .filter(|i| i.owner == claims.owner && i.key == claims.key)
@@ -89,9 +88,7 @@ async fn put_upload(
                 PutStreamError::Body(e) => {
                     ApiError::bad_request(format!("the body could not be read to its end: {e}"))
                 }
-                PutStreamError::Store(e) => {
-                    ApiError::internal(anyhow::Error::new(e).context("failed to store an upload"))
-                }
+                PutStreamError::Store(e) => e.into(),
             });
         }
     };
@@ -136,10 +133,48 @@ async fn claim(platform: &Platform, intent: &entity::Model) -> Result<(), ApiErr
         .await?
         .map(|i| i.status);
     Err(match current {
-        Some(IntentStatus::Received) => ApiError::conflict("this upload is already finished"),
-        Some(IntentStatus::Uploading) => ApiError::conflict("this upload is in progress"),
-        _ => ApiError::forbidden("this upload has expired"),
+        Some(IntentStatus::Received) => {
+            ApiError::new(Code::UploadFinished, "this upload is already finished")
+        }
+        Some(IntentStatus::Rejected) => ApiError::new(
+            Code::UploadFinished,
+            "this upload already came, and was refused",
+        ),
+        // Pending again: a concurrent PUT failed and let go of it between the two reads.
+        Some(IntentStatus::Uploading | IntentStatus::Pending) => {
+            ApiError::new(Code::UploadInProgress, "this upload is in progress")
+        }
+        Some(IntentStatus::Expired) | None => {
+            ApiError::new(Code::UploadExpired, "this upload has expired")
+        }
     })
+}
+
+/// The token of an upload URL: only expiry is worth telling apart, the rest is refused alike.
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Expired => ApiError::new(Code::UploadExpired, error.to_string()),
+            TokenError::Malformed | TokenError::Forged => ApiError::forbidden(error.to_string()),
+        }
+    }
+}
+
+/// What a module asking for an upload can be answered. Unrouted keys and incomplete requests
+/// are the module's mistakes, not the client's.
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::KeyTaken(_) => {
+                ApiError::conflict("an upload for this object exists already")
+            }
+            UploadError::Unrouted(_) | UploadError::Invalid(_) => {
+                ApiError::internal(anyhow::Error::new(error).context("cannot start an upload"))
+            }
+            UploadError::Database(e) => e.into(),
+            UploadError::Signing(e) => e.into(),
+        }
+    }
 }
 
 async fn release(platform: &Platform, intent_id: &str) -> Result<(), ApiError> {
@@ -151,4 +186,53 @@ async fn release(platform: &Platform, intent_id: &str) -> Result<(), ApiError> {
         .exec(&platform.db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_have_their_codes() {
+        for error in [
+            TokenError::Malformed,
+            TokenError::Forged,
+            TokenError::Expired,
+        ] {
+            let expected = match error {
+                TokenError::Expired => Code::UploadExpired,
+                TokenError::Malformed | TokenError::Forged => Code::Forbidden,
+            };
+            let detail = error.to_string();
+            let api = ApiError::from(error);
+            assert_eq!((api.code(), api.detail()), (expected, detail.as_str()));
+        }
+    }
+
+    #[test]
+    fn upload_errors_have_their_codes() {
+        let store = || object_store::Error::Generic {
+            store: "S3",
+            source: "signing credentials timed out".into(),
+        };
+        for error in [
+            UploadError::Unrouted("elsewhere/x".into()),
+            UploadError::KeyTaken("images/uploads/x".into()),
+            UploadError::Invalid("no content type".into()),
+            UploadError::Database(sea_orm::DbErr::Custom("boom".into())),
+            UploadError::Signing(store()),
+        ] {
+            let expected = match &error {
+                UploadError::KeyTaken(_) => Code::Conflict,
+                UploadError::Unrouted(_) | UploadError::Invalid(_) | UploadError::Database(_) => {
+                    Code::Internal
+                }
+                UploadError::Signing(_) => Code::ServiceUnavailable,
+            };
+            let api = ApiError::from(error);
+            assert_eq!(api.code(), expected, "{api}");
+            assert!(!api.detail().contains("images/uploads"), "{api}");
+            assert!(!api.detail().contains("credentials"), "{api}");
+        }
+    }
 }

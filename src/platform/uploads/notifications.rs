@@ -59,58 +59,28 @@ async fn receive(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     authenticate(&req, &platform, query.token.as_deref())?;
-    let incoming = parse(&body).map_err(|e| match e {
-        ParseError::Json(detail) => {
-            ApiError::new(Code::InvalidJson, format!("the body is not JSON: {detail}"))
-        }
-        ParseError::Shape(detail) => ApiError::bad_request(detail),
-    })?;
+    let incoming = parse(&body)?;
     let (parsed, strict) = match incoming {
         Incoming::S3(parsed) => (parsed, true),
         Incoming::PubSub(parsed) => (parsed, false),
         Incoming::Sns(message) => {
-            platform.sns.verify(&message).await.map_err(|e| match e {
-                SnsError::Fetch(_) => {
-                    tracing::warn!(error = %e, "cannot fetch the SNS signing certificate");
-                    ApiError::unavailable(
-                        "cannot verify the SNS signature now; deliver again later",
-                        10,
-                    )
-                }
-                other => ApiError::forbidden(format!("SNS message refused: {other}")),
-            })?;
+            platform.sns.verify(&message).await.map_err(refused)?;
             match message.kind.as_str() {
                 "SubscriptionConfirmation" => {
                     platform
                         .sns
                         .confirm_subscription(&message)
                         .await
-                        .map_err(|e| match e {
-                            SnsError::Fetch(_) => {
-                                tracing::warn!(error = %e, "cannot confirm the SNS subscription");
-                                ApiError::unavailable(
-                                    "cannot confirm the SNS subscription now; deliver again later",
-                                    10,
-                                )
-                            }
-                            other => ApiError::bad_request(format!(
-                                "subscription not confirmed: {other}"
-                            )),
-                        })?;
+                        .map_err(not_confirmed)?;
                     tracing::info!(topic = %message.topic_arn, "SNS subscription confirmed");
                     return Ok(accepted(Vec::new(), vec!["subscription confirmed".into()]));
                 }
                 "Notification" => {
                     let inner: serde_json::Value =
                         serde_json::from_str(&message.message).map_err(|e| {
-                            ApiError::bad_request(format!(
-                                "the SNS Message is not S3 event JSON: {e}"
-                            ))
+                            invalid_event(format!("the SNS Message is not S3 event JSON: {e}"))
                         })?;
-                    (
-                        parse_s3(&inner).map_err(|e| ApiError::bad_request(e.to_string()))?,
-                        false,
-                    )
+                    (parse_s3(&inner)?, false)
                 }
                 other => {
                     return Ok(accepted(
@@ -128,7 +98,7 @@ async fn receive(
     for notification in parsed.notifications {
         match ours(&platform, notification) {
             Ok(event) => events.push(event),
-            Err(reason) if strict => return Err(ApiError::bad_request(reason)),
+            Err(reason) if strict => return Err(invalid_event(reason)),
             Err(reason) => {
                 tracing::warn!(%reason, "storage event ignored");
                 ignored.push(reason);
@@ -137,20 +107,83 @@ async fn receive(
     }
     let mut results = Vec::with_capacity(events.len());
     for event in events {
-        results.push(deliver(&platform, event).await.map_err(|e| match e {
-            DeliverError::Database(e) => ApiError::from(e),
-            DeliverError::Reject(e) => ApiError::internal(e),
-            DeliverError::Queue(e) => {
-                tracing::warn!(error = %e, "cannot queue storage event work");
-                ApiError::unavailable("the job queue is unavailable; deliver again later", 10)
-            }
-        })?);
+        results.push(deliver(&platform, event).await?);
     }
     Ok(accepted(results, ignored))
 }
 
 fn accepted(results: Vec<Outcome>, ignored: Vec<String>) -> HttpResponse {
     HttpResponse::Ok().json(EventsAccepted { results, ignored })
+}
+
+fn invalid_event(detail: impl Into<String>) -> ApiError {
+    ApiError::new(Code::StorageEventInvalid, detail)
+}
+
+impl From<ParseError> for ApiError {
+    fn from(error: ParseError) -> Self {
+        match error {
+            ParseError::Json(_) => ApiError::new(Code::InvalidJson, error.to_string()),
+            ParseError::Shape(detail) => invalid_event(detail),
+        }
+    }
+}
+
+/// Why an SNS message is refused. SNS redelivers on any error, so a certificate that cannot be
+/// fetched now is a 503; the fetch's and the certificate parser's own words are only logged.
+fn refused(error: SnsError) -> ApiError {
+    let refuse = |detail: String| ApiError::new(Code::SnsSignatureInvalid, detail);
+    match error {
+        SnsError::Fetch(_) => {
+            tracing::warn!(%error, "cannot fetch the SNS signing certificate");
+            ApiError::unavailable(
+                "cannot verify the SNS signature now; deliver again later",
+                10,
+            )
+        }
+        SnsError::Certificate(_) => {
+            tracing::warn!(%error, "unusable SNS signing certificate");
+            refuse("SNS message refused: the signing certificate is unusable".into())
+        }
+        SnsError::ForeignHost(..) | SnsError::UnsupportedVersion(_) | SnsError::BadSignature => {
+            refuse(format!("SNS message refused: {error}"))
+        }
+        SnsError::NoRegion => {
+            ApiError::forbidden(format!("SNS messages are not accepted: {error}"))
+        }
+    }
+}
+
+/// Why a subscription is not confirmed: its URL is not an SNS host, or SNS cannot be reached.
+fn not_confirmed(error: SnsError) -> ApiError {
+    match error {
+        SnsError::Fetch(_) => {
+            tracing::warn!(%error, "cannot confirm the SNS subscription");
+            ApiError::unavailable(
+                "cannot confirm the SNS subscription now; deliver again later",
+                10,
+            )
+        }
+        SnsError::ForeignHost(..) => invalid_event(format!("subscription not confirmed: {error}")),
+        SnsError::NoRegion => {
+            ApiError::forbidden(format!("SNS messages are not accepted: {error}"))
+        }
+        // Only verification raises these, and it passed before any confirmation.
+        SnsError::UnsupportedVersion(_) | SnsError::BadSignature | SnsError::Certificate(_) => {
+            refused(error)
+        }
+    }
+}
+
+/// Delivery failed after the payload was accepted: nothing the sender did wrong.
+impl From<DeliverError> for ApiError {
+    fn from(error: DeliverError) -> Self {
+        match error {
+            DeliverError::Database(e) => e.into(),
+            DeliverError::Queue(e) => e.into(),
+            DeliverError::Reject(e) => ApiError::internal(e),
+        }
+    }
 }
 
 fn authenticate(
@@ -211,3 +244,88 @@ fn ours(platform: &Platform, notification: Notification) -> Result<ObjectCreated
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(receive), components(schemas(EventsAccepted, Outcome)))]
 pub struct StorageEventsApi;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::jobs::JobBackendError;
+
+    fn every_sns_error() -> Vec<SnsError> {
+        vec![
+            SnsError::NoRegion,
+            SnsError::ForeignHost("evil.example".into(), "eu-west-1".into()),
+            SnsError::UnsupportedVersion("3".into()),
+            SnsError::BadSignature,
+            SnsError::Certificate("x509 parser: bad DER at 0x3f".into()),
+            SnsError::Fetch("tls handshake eof".into()),
+        ]
+    }
+
+    #[test]
+    fn sns_refusals_have_their_codes_and_keep_upstream_text_out() {
+        for error in every_sns_error() {
+            let expected = match &error {
+                SnsError::NoRegion => Code::Forbidden,
+                SnsError::ForeignHost(..)
+                | SnsError::UnsupportedVersion(_)
+                | SnsError::BadSignature
+                | SnsError::Certificate(_) => Code::SnsSignatureInvalid,
+                SnsError::Fetch(_) => Code::ServiceUnavailable,
+            };
+            let api = refused(error);
+            assert_eq!(api.code(), expected, "{api}");
+            assert!(!api.detail().contains("x509"), "{api}");
+            assert!(!api.detail().contains("tls"), "{api}");
+        }
+    }
+
+    #[test]
+    fn unconfirmed_subscriptions_have_their_codes() {
+        for error in every_sns_error() {
+            let expected = match &error {
+                SnsError::NoRegion => Code::Forbidden,
+                SnsError::ForeignHost(..) => Code::StorageEventInvalid,
+                SnsError::UnsupportedVersion(_)
+                | SnsError::BadSignature
+                | SnsError::Certificate(_) => Code::SnsSignatureInvalid,
+                SnsError::Fetch(_) => Code::ServiceUnavailable,
+            };
+            let api = not_confirmed(error);
+            assert_eq!(api.code(), expected, "{api}");
+            assert!(!api.detail().contains("tls"), "{api}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_have_their_codes() {
+        for error in [
+            ParseError::Json("EOF while parsing".into()),
+            ParseError::Shape("no Records".into()),
+        ] {
+            let expected = match &error {
+                ParseError::Json(_) => Code::InvalidJson,
+                ParseError::Shape(_) => Code::StorageEventInvalid,
+            };
+            let detail = error.to_string();
+            let api = ApiError::from(error);
+            assert_eq!((api.code(), api.detail()), (expected, detail.as_str()));
+        }
+    }
+
+    #[test]
+    fn delivery_errors_have_their_codes() {
+        for error in [
+            DeliverError::Database(sea_orm::DbErr::Custom("boom".into())),
+            DeliverError::Queue(JobBackendError::Unavailable("redis down".into())),
+            DeliverError::Reject(anyhow::anyhow!("cannot delete")),
+        ] {
+            let expected = match &error {
+                DeliverError::Database(_) | DeliverError::Reject(_) => Code::Internal,
+                DeliverError::Queue(_) => Code::ServiceUnavailable,
+            };
+            let api = ApiError::from(error);
+            assert_eq!(api.code(), expected, "{api}");
+            assert!(!api.detail().contains("redis"), "{api}");
+        }
+    }
+}

@@ -94,6 +94,31 @@ async fn a_replaced_image_redirects_its_old_urls_and_a_deleted_one_is_gone() {
 }
 
 #[tokio::test]
+async fn replacing_with_the_bytes_of_another_image_is_a_duplicate() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let first = app.register_image("alice", png(12, 12)).await;
+    let second = app.register_image("alice", png(13, 13)).await;
+    let response = app
+        .client
+        .put(app.url(&format!("/v1/images/{}", second["id"].as_str().unwrap())))
+        .bearer_auth(app.token("alice", &[]))
+        .body(png(12, 12))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["code"], "image_duplicate");
+    assert_eq!(
+        body["detail"],
+        format!(
+            "these bytes are already your image {}",
+            first["id"].as_str().unwrap()
+        )
+    );
+}
+
+#[tokio::test]
 async fn images_belong_to_their_owner() {
     let app = spawn(&Backend::Embedded, nothing_ahead).await;
     let image = app.register_image("alice", photo()).await;
@@ -331,6 +356,7 @@ async fn a_direct_upload_must_declare_an_image_type() {
         .unwrap();
     let (status, body) = problem(response).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(body["code"], "image_unsupported");
     assert_eq!(body["errors"][0]["field"], "content_type");
 }
 

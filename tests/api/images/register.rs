@@ -75,6 +75,7 @@ async fn upload_limits_hold_at_and_past_them() {
     );
     let (status, body) = app.upload_image(&token, padded(limit + 1)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "image_too_large");
     assert_eq!(
         body["detail"],
         format!("the image is larger than the limit of {limit} bytes")
@@ -90,6 +91,8 @@ async fn upload_limits_hold_at_and_past_them() {
         .await
         .unwrap();
     assert_eq!(streamed.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = streamed.json().await.unwrap();
+    assert_eq!(body["code"], "image_too_large");
 
     assert_eq!(
         app.upload_image(&token, png(100, 100)).await.0,
@@ -97,6 +100,7 @@ async fn upload_limits_hold_at_and_past_them() {
     );
     let (status, body) = app.upload_image(&token, png(101, 100)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "image_too_large");
     assert_eq!(
         body["detail"],
         "the image is 101×100 pixels (10100); the limit is 10000 pixels"
@@ -108,6 +112,7 @@ async fn upload_limits_hold_at_and_past_them() {
     );
     let (status, body) = app.upload_image(&token, gif(4)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "image_too_large");
     assert_eq!(
         body["detail"],
         "the animation has more than 3 frames, the limit"
@@ -122,6 +127,7 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
         .upload_image(&token, png_header_claiming(100_000, 100_000))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "image_too_large");
     assert_eq!(
         body["detail"],
         "the image is 100000×100000 pixels (10000000000); the limit is 50000000 pixels"
@@ -129,6 +135,7 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
     // Thousands of frames against the default limit of 1000.
     let (status, body) = app.upload_image(&token, gif(5000)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["code"], "image_too_large");
     assert_eq!(
         body["detail"],
         "the animation has more than 1000 frames, the limit"
@@ -150,8 +157,12 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
     ] {
         let (status, body) = app.upload_image(&token, bytes).await;
         assert_eq!(
-            (status, body["detail"].as_str()),
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some(detail))
+            (status, body["detail"].as_str(), body["code"].as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some(detail),
+                Some("image_unsupported")
+            )
         );
     }
     let whole = jpeg(64, 64, |x, y| [x as u8 * 4, y as u8 * 4, 0]);
@@ -162,6 +173,7 @@ async fn bombs_and_impostors_are_refused_before_decoding() {
     ] {
         let (status, body) = app.upload_image(&token, truncated).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["code"], "image_corrupt");
         assert!(
             body["detail"]
                 .as_str()
@@ -233,6 +245,7 @@ async fn heic_and_avif_uploads_are_served_in_web_formats() {
         .upload_image(&app.token("alice", &[]), heic[..heic.len() / 2].to_vec())
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["code"], "image_corrupt");
 }
 
 #[tokio::test]

@@ -7,84 +7,12 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+mod code;
+mod foreign;
+
+pub use code::Code;
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Code {
-    InvalidRequest,
-    InvalidJson,
-    InvalidQuery,
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    Conflict,
-    Gone,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    TooManyRequests,
-    ServiceUnavailable,
-    Internal,
-}
-
-impl Code {
-    pub fn status(self) -> StatusCode {
-        match self {
-            Code::InvalidRequest | Code::InvalidJson | Code::InvalidQuery => {
-                StatusCode::BAD_REQUEST
-            }
-            Code::Unauthorized => StatusCode::UNAUTHORIZED,
-            Code::Forbidden => StatusCode::FORBIDDEN,
-            Code::NotFound => StatusCode::NOT_FOUND,
-            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::Conflict => StatusCode::CONFLICT,
-            Code::Gone => StatusCode::GONE,
-            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Code::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidRequest => "invalid_request",
-            Code::InvalidJson => "invalid_json",
-            Code::InvalidQuery => "invalid_query",
-            Code::Unauthorized => "unauthorized",
-            Code::Forbidden => "forbidden",
-            Code::NotFound => "not_found",
-            Code::MethodNotAllowed => "method_not_allowed",
-            Code::Conflict => "conflict",
-            Code::Gone => "gone",
-            Code::PayloadTooLarge => "payload_too_large",
-            Code::UnsupportedMediaType => "unsupported_media_type",
-            Code::TooManyRequests => "too_many_requests",
-            Code::ServiceUnavailable => "service_unavailable",
-            Code::Internal => "internal",
-        }
-    }
-
-    /// The code a bare status maps to, for responses that did not come from an [`ApiError`].
-    pub fn from_status(status: StatusCode) -> Code {
-        match status.as_u16() {
-            401 => Code::Unauthorized,
-            403 => Code::Forbidden,
-            404 => Code::NotFound,
-            405 => Code::MethodNotAllowed,
-            409 => Code::Conflict,
-            410 => Code::Gone,
-            413 => Code::PayloadTooLarge,
-            415 => Code::UnsupportedMediaType,
-            429 => Code::TooManyRequests,
-            503 => Code::ServiceUnavailable,
-            400..=499 => Code::InvalidRequest,
-            _ => Code::Internal,
-        }
-    }
-}
 
 /// A problem with one field of the request.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -226,24 +154,10 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Database errors: a pool that cannot hand out a connection is a 503, anything else a 500.
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(error: sea_orm::DbErr) -> Self {
-        match error {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                tracing::warn!(%error, "database unavailable");
-                ApiError::unavailable("the database is unavailable; try again shortly", 5)
-            }
-            other => ApiError::internal(anyhow::Error::new(other).context("database query failed")),
-        }
-    }
-}
-
 /// A problem+json body for a status that no [`ApiError`] produced (actix's own 404/405/413…).
 pub fn problem_for_status(status: StatusCode, detail: impl Into<String>) -> ApiError {
     ApiError::new(Code::from_status(status), detail)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
