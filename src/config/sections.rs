@@ -71,6 +71,9 @@ pub struct JobSettings {
     pub queues: BTreeMap<String, QueueOverrides>,
 }
 
+/// The shortest silence after which a worker may count as dead.
+const MIN_ORPHAN_AFTER: Duration = Duration::from_secs(3);
+
 impl JobSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if let Some(jobs) = &self.url
@@ -90,10 +93,13 @@ impl JobSettings {
                 "must be more than 0",
             ));
         }
-        if self.orphan_after <= self.poll_interval * 2 {
+        // The SQL backends compare heartbeats in whole seconds, so a second or two of silence
+        // can look like more.
+        if self.orphan_after <= self.poll_interval * 2 || self.orphan_after < MIN_ORPHAN_AFTER {
             return Err(ConfigError::invalid(
                 "SOUS_JOBS__ORPHAN_AFTER",
-                "must be more than twice SOUS_JOBS__POLL_INTERVAL, or live workers lose their jobs",
+                "must be at least 3s and more than twice SOUS_JOBS__POLL_INTERVAL, or live \
+                 workers lose their jobs to others",
             ));
         }
         if self.stall_after <= self.poll_interval * 2 {

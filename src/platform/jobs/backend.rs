@@ -30,6 +30,12 @@ impl Timing {
     }
 }
 
+/// Jobs a worker claims per fetch. apalis sends no heartbeat while fetched jobs wait for a free
+/// slot, so a worker holding more than it can start looks dead to its peers (which re-queue its
+/// jobs: run twice) and to the stall watchdog. One at a time, a fetch happens only when a slot
+/// is free.
+const FETCH_BATCH: usize = 1;
+
 /// Apalis's own retry is only a safety net for when our bookkeeping itself fails (see `runner`).
 const BACKEND_MAX_ATTEMPTS: usize = 3;
 
@@ -147,9 +153,14 @@ impl JobBackend {
         // `with_config(Config::default())` would reset the queue to "default": set it explicitly.
         let config = apalis_redis::Config::default()
             .queue(name)
+            .batch_size(FETCH_BATCH)
             .heartbeat_interval(timing.poll)
             .missed_heartbeats(timing.missed_heartbeats());
         RedisStorage::new(conn.clone()).with_config(config)
+    }
+
+    fn redis_config(conn: &ConnectionManager, name: &str, timing: Timing) -> apalis_redis::Config {
+        Self::redis_storage(conn, name, timing).get_config().clone()
     }
 
     pub(super) fn sqlite_storage(
@@ -159,6 +170,7 @@ impl JobBackend {
     ) -> SqliteStorage<Envelope> {
         let config = apalis_sqlite::Config::default()
             .queue(name)
+            .batch_size(FETCH_BATCH)
             .heartbeat_interval(timing.poll)
             .missed_heartbeats(timing.missed_heartbeats());
         SqliteStorage::new(pool).with_config(config)
@@ -171,6 +183,7 @@ impl JobBackend {
     ) -> PostgresStorage<Envelope> {
         let config = apalis_postgres::Config::default()
             .queue(name)
+            .batch_size(FETCH_BATCH)
             .heartbeat_interval(timing.poll)
             .missed_heartbeats(timing.missed_heartbeats());
         PostgresStorage::new(pool).with_config(config)
@@ -193,20 +206,19 @@ impl JobBackend {
             );
         }
         let task = task.build();
-        let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
         match self {
             JobBackend::Redis { conn, timing, .. } => Self::redis_storage(conn, &name, *timing)
                 .push_task(task)
                 .await
-                .map_err(|e| unavailable(&e)),
+                .map_err(unavailable),
             JobBackend::Postgres { pool, timing } => Self::postgres_storage(pool, &name, *timing)
                 .push_task(task)
                 .await
-                .map_err(|e| unavailable(&e)),
+                .map_err(unavailable),
             JobBackend::Sqlite { pool, timing } => Self::sqlite_storage(pool, &name, *timing)
                 .push_task(task)
                 .await
-                .map_err(|e| unavailable(&e)),
+                .map_err(unavailable),
         }
     }
 
@@ -218,9 +230,7 @@ impl JobBackend {
                 // Counted directly: apalis-redis 1.0.0's per-queue metrics script fails (it reads
                 // an argument it is never given), and every new job waits in its scheduled set
                 // before the active list, so both count.
-                let config = Self::redis_storage(conn, &name, *timing)
-                    .get_config()
-                    .clone();
+                let config = Self::redis_config(conn, &name, *timing);
                 let (active, scheduled): (u64, u64) = redis::pipe()
                     .cmd("LLEN")
                     .arg(config.active_jobs_list())
@@ -228,7 +238,7 @@ impl JobBackend {
                     .arg(config.scheduled_jobs_set())
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|e| JobBackendError::Unavailable(e.to_string()))?;
+                    .map_err(unavailable)?;
                 return Ok(active + scheduled);
             }
             JobBackend::Postgres { pool, timing } => Self::postgres_storage(pool, &name, *timing)
@@ -248,13 +258,10 @@ impl JobBackend {
     /// or running). A live worker would be making progress on them.
     pub async fn waiting_on(&self, queue: Queue, worker: &str) -> Result<u64, JobBackendError> {
         let name = self.queue_name(queue);
-        let unavailable = |e: &dyn std::fmt::Display| JobBackendError::Unavailable(e.to_string());
         let now = chrono::Utc::now().timestamp();
         let count = match self {
             JobBackend::Redis { conn, timing, .. } => {
-                let config = Self::redis_storage(conn, &name, *timing)
-                    .get_config()
-                    .clone();
+                let config = Self::redis_config(conn, &name, *timing);
                 let (active, scheduled, claimed): (i64, i64, i64) = redis::pipe()
                     .cmd("LLEN")
                     .arg(config.active_jobs_list())
@@ -266,22 +273,26 @@ impl JobBackend {
                     .arg(format!("{}:{worker}", config.inflight_jobs_set()))
                     .query_async(&mut conn.clone())
                     .await
-                    .map_err(|e| unavailable(&e))?;
+                    .map_err(unavailable)?;
                 active + scheduled + claimed
             }
+            // What apalis's fetch takes (its `get_jobs` and `fetch_next.sql`), plus this worker's.
             JobBackend::Postgres { pool, .. } => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND (\
-                 (status = 'Pending' AND lock_by IS NULL AND run_at <= now()) \
+                "SELECT count(*) FROM apalis.jobs WHERE job_type = $1 AND ((\
+                 (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) \
+                 AND run_at < now()) \
                  OR (status IN ('Queued', 'Running') AND lock_by = $2))",
             )
             .bind(&name)
             .bind(worker)
             .fetch_one(pool)
             .await
-            .map_err(|e| unavailable(&e))?,
+            .map_err(unavailable)?,
             JobBackend::Sqlite { pool, .. } => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM Jobs WHERE job_type = ?1 AND (\
-                 (status = 'Pending' AND lock_by IS NULL AND (run_at IS NULL OR run_at <= ?2)) \
+                "SELECT count(*) FROM Jobs WHERE job_type = ?1 AND ((\
+                 (status = 'Pending' AND lock_by IS NULL \
+                  OR status = 'Failed' AND attempts < max_attempts) \
+                 AND (run_at IS NULL OR run_at <= ?2)) \
                  OR (status IN ('Queued', 'Running') AND lock_by = ?3))",
             )
             .bind(&name)
@@ -289,7 +300,7 @@ impl JobBackend {
             .bind(worker)
             .fetch_one(pool)
             .await
-            .map_err(|e| unavailable(&e))?,
+            .map_err(unavailable)?,
         };
         Ok(count.max(0) as u64)
     }
@@ -323,4 +334,8 @@ fn pending_jobs(stats: &[apalis::prelude::Statistic]) -> u64 {
         .find(|s| s.title == "PENDING_JOBS")
         .and_then(|s| s.value.parse::<f64>().ok())
         .unwrap_or_default() as u64
+}
+
+fn unavailable(error: impl std::fmt::Display) -> JobBackendError {
+    JobBackendError::Unavailable(error.to_string())
 }

@@ -60,8 +60,8 @@ pub async fn run_workers(
     tokio::select! {
         () = shutdown => {}
         Some(joined) = workers.join_next() => {
-            // A supervisor only returns once stopped; before that, it panicked.
-            stop.cancel();
+            // A supervisor only returns once stopped; before that, it panicked. The other
+            // workers' jobs in flight are cut off with the process and run again as orphans.
             watchdog.abort();
             return Err(anyhow!("a job worker supervisor stopped: {joined:?}"));
         }
@@ -97,7 +97,10 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
         queue,
     };
     tracing::info!(%queue, concurrency = settings.concurrency, backend = backend.kind(), "starting job worker");
+    // Failures in a row, for the backoff: a worker that ran cleanly for a while starts afresh.
+    let mut failures = 0u32;
     for restarts in 0.. {
+        let began = Instant::now();
         // Worker names must be unique per process, or two replicas steal each other's leases.
         let name = format!("{queue_name}@{instance}.{restarts}");
         let restart = health.started(queue, &name);
@@ -150,8 +153,12 @@ async fn supervise(platform: Platform, queue: Queue, instance: String, stop: Can
         match outcome {
             Ok(()) => tracing::warn!(%queue, "restarting the stalled job worker"),
             Err(error) => {
+                if began.elapsed() > MAX_RESTART_DELAY {
+                    failures = 0;
+                }
                 let delay =
-                    (timing.poll * 2u32.saturating_pow(restarts.min(16))).min(MAX_RESTART_DELAY);
+                    (timing.poll * 2u32.saturating_pow(failures.min(16))).min(MAX_RESTART_DELAY);
+                failures += 1;
                 tracing::warn!(%queue, %error, ?delay, "job worker failed; restarting");
                 tokio::select! {
                     () = stop.cancelled() => return,
@@ -178,7 +185,7 @@ async fn watch(platform: Platform, stop: CancellationToken) {
                     continue;
                 }
             };
-            if due > 0 && platform.jobs.health().stall(queue) {
+            if due > 0 && platform.jobs.health().stall(queue, &worker, stall_after) {
                 platform.metrics.job_worker_stalled(queue);
                 tracing::error!(
                     %queue,
@@ -198,19 +205,19 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
         tracing::info_span!("job", id = %envelope.id, kind = %envelope.kind, %queue, attempt);
     async move {
         let settings = platform.jobs.registry().settings(queue);
+        let job = JobContext {
+            platform: platform.clone(),
+            id: envelope.id,
+            attempt,
+            max_attempts: settings.max_attempts,
+        };
         let started = Instant::now();
         let _running = platform.metrics.job_running(queue);
         tracing::info!("job started");
         let outcome = match platform.jobs.registry().handler(&envelope.kind) {
             None => Err(JobError::permanent(anyhow!("no handler for job kind `{}`", envelope.kind))),
             Some((_, handler)) => {
-                let job = JobContext {
-                    platform: platform.clone(),
-                    id: envelope.id,
-                    attempt,
-                    max_attempts: settings.max_attempts,
-                };
-                let run = AssertUnwindSafe(handler(envelope.payload.clone(), job)).catch_unwind();
+                let run = AssertUnwindSafe(handler(envelope.payload.clone(), job.clone())).catch_unwind();
                 match tokio::time::timeout(settings.timeout, run).await {
                     Ok(Ok(result)) => result,
                     Ok(Err(_panic)) => Err(JobError::retry(anyhow!("job panicked"))),
@@ -225,7 +232,7 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
                 tracing::info!(elapsed_ms = elapsed.as_millis() as u64, "job done");
                 "succeeded"
             }
-            Err(JobError::Retry(error)) if attempt < settings.max_attempts => {
+            Err(JobError::Retry(error)) if !job.is_last_attempt() => {
                 let delay = settings.backoff(attempt);
                 tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "job failed; will retry");
                 let retry = Envelope { attempt, ..envelope };

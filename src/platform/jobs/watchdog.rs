@@ -1,8 +1,9 @@
 //! The stall watchdog: a queue worker that stopped heartbeating while its queue has due jobs is
 //! reported (log, metric, `/readyz`) and restarted by the runner.
 //!
-//! An apalis worker heartbeats from the same loop that fetches, so a worker whose heartbeats stop
-//! has stopped fetching too: a lost wakeup, a handler blocking its thread, a wedged connection.
+//! An apalis worker heartbeats from the same loop that fetches, and fetches only when it has a
+//! free slot (one job per fetch, see `backend.rs`), so a worker that neither heartbeats nor
+//! finishes jobs has stopped: a lost wakeup, a handler blocking its thread, a wedged connection.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -62,14 +63,16 @@ impl WorkerHealth {
             .collect()
     }
 
-    /// Marks the worker of `queue` stalled and asks the runner to restart it. Returns false if it
-    /// was already marked (so a stall is reported once).
-    pub(super) fn stall(&self, queue: Queue) -> bool {
+    /// Marks the worker `name` of `queue` stalled and asks the runner to restart it, if it is
+    /// still the queue's worker and still silent for longer than `after` (the caller looked at
+    /// the backend meanwhile). Returns false otherwise, and when it was already marked, so a
+    /// stall is reported once.
+    pub(super) fn stall(&self, queue: Queue, name: &str, after: Duration) -> bool {
         let mut workers = self.lock();
         let Some(life) = workers.get_mut(&queue) else {
             return false;
         };
-        if life.stalled {
+        if life.stalled || life.name != name || life.last_sign.elapsed() <= after {
             return false;
         }
         life.stalled = true;
@@ -93,14 +96,6 @@ impl WorkerHealth {
 
 #[cfg(test)]
 mod tests {
-    use std::pin::Pin;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll};
-
-    use apalis_core::backend::persistence::{Persisted, Persistence, TaskEvent};
-    use apalis_core::task::Task;
-    use apalis_core::worker::context::WorkerContext;
-
     use super::*;
 
     #[test]
@@ -113,95 +108,23 @@ mod tests {
             health.silent_for(Duration::from_millis(10)),
             vec![(Queue::SYSTEM, "system@here.0".to_string())]
         );
-        assert!(health.stall(Queue::SYSTEM));
-        assert!(!health.stall(Queue::SYSTEM), "reported twice");
+        let after = Duration::from_millis(10);
+        assert!(
+            !health.stall(Queue::SYSTEM, "system@here.1", after),
+            "another worker"
+        );
+        assert!(health.stall(Queue::SYSTEM, "system@here.0", after));
+        assert!(
+            !health.stall(Queue::SYSTEM, "system@here.0", after),
+            "reported twice"
+        );
         assert!(restart.is_cancelled());
         assert_eq!(health.report(), vec![(Queue::SYSTEM, true)]);
         health.alive(Queue::SYSTEM);
         assert_eq!(health.report(), vec![(Queue::SYSTEM, false)]);
-    }
-
-    /// A backend whose fetches are slower than its heartbeat and always come back empty.
-    #[derive(Clone, Default)]
-    struct SlowEmptyQueue {
-        fetches: Arc<AtomicUsize>,
-    }
-
-    impl Persistence for SlowEmptyQueue {
-        type Compact = ();
-        type Response = ();
-        type Error = std::io::Error;
-
-        async fn register(&mut self, _: &WorkerContext) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        async fn heartbeat(&mut self, _: &WorkerContext) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        async fn fetch_next(&mut self, _: &WorkerContext) -> Result<Vec<Task<()>>, Self::Error> {
-            self.fetches.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(FETCH).await;
-            Ok(Vec::new())
-        }
-        async fn reenqueue_abandoned(
-            &mut self,
-            _: Vec<Task<()>>,
-            _: &WorkerContext,
-        ) -> Result<u64, Self::Error> {
-            Ok(0)
-        }
-        async fn handle_events(
-            &mut self,
-            _: Vec<TaskEvent<()>>,
-            _: &WorkerContext,
-        ) -> Result<(), Self::Error> {
-            Ok(())
-        }
-        async fn push_tasks(&mut self, _: Vec<Task<()>>) -> Result<(), Self::Error> {
-            Ok(())
-        }
-    }
-
-    const HEARTBEAT: Duration = Duration::from_millis(20);
-    const FETCH: Duration = Duration::from_millis(60);
-
-    /// The worker loop's use of a backend (apalis's `CallAll`), for a queue that stays empty.
-    struct IdleWorker {
-        backend: Persisted<SlowEmptyQueue>,
-        worker: WorkerContext,
-    }
-
-    impl Future for IdleWorker {
-        type Output = ();
-
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            let IdleWorker { backend, worker } = &mut *self;
-            match backend.poll_ready(cx, worker, HEARTBEAT) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => result.expect("heartbeat"),
-            }
-            match backend.poll_next(cx, worker) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(_) => unreachable!("the queue is empty"),
-            }
-        }
-    }
-
-    /// apalis-core 1.0.0 parked an idle worker for good when a heartbeat fell due during an empty
-    /// fetch (see `patches/README.md`): it fetched once and never again.
-    #[tokio::test]
-    async fn an_idle_worker_keeps_fetching_when_its_heartbeat_falls_during_a_fetch() {
-        let queue = SlowEmptyQueue::default();
-        let worker = IdleWorker {
-            backend: Persisted::new(queue.clone()),
-            worker: WorkerContext::new("idle"),
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
-        let fetches = queue.fetches.load(Ordering::SeqCst);
         assert!(
-            fetches >= 5,
-            "the worker fetched {fetches} times in a second, with a {FETCH:?} fetch and a \
-             {HEARTBEAT:?} heartbeat"
+            !health.stall(Queue::SYSTEM, "system@here.0", after),
+            "it beat since it was found silent"
         );
     }
 }
