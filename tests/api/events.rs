@@ -446,3 +446,29 @@ async fn sns_subscriptions_are_confirmed_only_on_sns_hosts() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "sns_signature_invalid");
 }
+
+/// A storage-event job queued by a version before one-hop routing still reaches its module.
+#[tokio::test]
+async fn an_event_job_queued_before_one_hop_routing_still_reaches_its_module() {
+    for backend in backends() {
+        let app = spawn(&backend, |_| {}).await;
+        let key = unique_key("queued-before-the-upgrade.jpg");
+        let event = sous::platform::events::ObjectCreated {
+            bucket: app.platform.store.bucket().to_string(),
+            key: key.clone(),
+            version: "v1".into(),
+            size: Some(3),
+            content_type: None,
+        };
+        app.platform
+            .jobs
+            .enqueue(&sous::platform::events::QueuedBeforeOneHop { event })
+            .await
+            .unwrap();
+        assert!(
+            eventually(Duration::from_secs(5), || async { handled(&key) == 1 }).await,
+            "{backend:?}"
+        );
+        app.stop().await.unwrap();
+    }
+}

@@ -27,7 +27,7 @@ pub fn handled(key: &str) -> usize {
 
 /// The module job of `test-uploads/`: records every event it is run for.
 #[derive(Debug, Serialize, Deserialize)]
-struct Record {
+pub struct Record {
     event: ObjectCreated,
 }
 
@@ -140,6 +140,10 @@ async fn a_local_upload_reaches_its_handler_once() {
         let event = HANDLED.lock().unwrap()[&key][0].clone();
         assert_eq!(event.size, Some(1024));
         assert_eq!(event.content_type.as_deref(), Some("image/jpeg"));
+        // One hop: the module's job on the module's queue, nothing on the platform's.
+        let metrics = &app.platform.metrics;
+        assert_eq!(metrics.jobs_finished(Record::QUEUE), 1, "{backend:?}");
+        assert_eq!(metrics.jobs_finished(Queue::SYSTEM), 0, "{backend:?}");
 
         // A second PUT to the finished upload is refused and changes nothing.
         let again = put(&app, &url, "image/jpeg", vec![2u8; 10]).await;

@@ -16,7 +16,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use serde::{Deserialize, Serialize};
 
 use super::Platform;
-use super::jobs::{Job, JobBackendError, Jobs};
+use super::jobs::{Job, JobBackendError, JobContext, JobError, Jobs, Queue};
 use super::storage::ObjectKey;
 
 pub use parse::{Incoming, Notification, ParseError, parse, parse_s3};
@@ -126,6 +126,33 @@ pub enum Outcome {
     Unrouted { key: String },
     /// Refused before routing: the upload broke its intent's terms (too large) and was deleted.
     Rejected { key: String },
+}
+
+/// The job versions before one-hop routing queued on `system` for every storage event. Still
+/// handled, so that an upgrade loses none queued before it: it queues the module's job. Remove
+/// once no deployment can hold one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedBeforeOneHop {
+    pub event: ObjectCreated,
+}
+
+impl Job for QueuedBeforeOneHop {
+    const KIND: &'static str = "platform.object-created";
+    const QUEUE: Queue = Queue::SYSTEM;
+
+    async fn run(self, context: JobContext) -> Result<(), JobError> {
+        let platform = &context.platform;
+        let Some(enqueue) = platform.event_routes.route(&self.event.key) else {
+            return Err(JobError::permanent(anyhow::anyhow!(
+                "no module owns {}",
+                self.event.key
+            )));
+        };
+        enqueue(&platform.jobs, self.event)
+            .await
+            .map_err(JobError::retry)?;
+        Ok(())
+    }
 }
 
 /// Records the delivery and, the first time this version is seen, queues the owning module's

@@ -6,6 +6,8 @@
 //! retries 25 times linearly whatever `max_attempts` says), and an operator needs one place to
 //! list and re-queue failures whatever the backend.
 
+#[cfg(test)]
+mod apalis_wakeup;
 pub mod api;
 mod backend;
 pub mod failures;
@@ -110,7 +112,9 @@ impl JobRegistry {
             handlers: HashMap::new(),
             queues: BTreeMap::from([(Queue::SYSTEM, Queue::SYSTEM.defaults())]),
         };
-        registry.register::<Probe>();
+        registry
+            .register::<Probe>()
+            .register::<crate::platform::events::QueuedBeforeOneHop>();
         registry
     }
 
