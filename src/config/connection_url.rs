@@ -22,11 +22,31 @@ impl ConnectionUrl {
 
     pub fn masked(&self) -> String {
         match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("***"));
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                // sqlx also takes the password as a query parameter.
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(key, value)| {
+                        let secret = key.eq_ignore_ascii_case("password");
+                        let value = if secret {
+                            "***".into()
+                        } else {
+                            value.into_owned()
+                        };
+                        (key.into_owned(), value)
+                    })
+                    .collect();
+                if pairs
+                    .iter()
+                    .any(|(key, _)| key.eq_ignore_ascii_case("password"))
+                {
+                    url.query_pairs_mut().clear().extend_pairs(pairs);
+                }
                 url.to_string()
             }
-            Ok(_) => self.0.clone(),
             // Not a URL we can parse: show nothing of it rather than risk a secret.
             Err(_) => "<not a URL>".to_string(),
         }
@@ -70,6 +90,11 @@ mod tests {
         assert_eq!(url.scheme(), "postgres");
         let redis = ConnectionUrl::from("redis://:s3cret@cache:6379/0");
         assert!(!redis.to_string().contains("s3cret"), "{redis}");
+        let query = ConnectionUrl::from("postgres://db/sous?user=sous&password=hunter2");
+        assert_eq!(
+            query.to_string(),
+            "postgres://db/sous?user=sous&password=***"
+        );
         let plain = ConnectionUrl::from("sqlite://data/sous.db?mode=rwc");
         assert_eq!(plain.to_string(), "sqlite://data/sous.db?mode=rwc");
         assert_eq!(ConnectionUrl::from("p@ss word").to_string(), "<not a URL>");

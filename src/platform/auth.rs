@@ -189,16 +189,16 @@ impl Principal {
         match owner {
             None if self.is_admin() => Ok(None),
             None => Ok(Some(self.subject.clone())),
-            Some(owner) if self.may_see(owner) => Ok(Some(owner.to_string())),
+            Some(owner) if self.is_owner_or_admin(owner) => Ok(Some(owner.to_string())),
             Some(_) => Err(ApiError::forbidden(
                 "only admins can list someone else's items",
             )),
         }
     }
 
-    /// Whether the caller may see what `owner` owns: its owner, or an admin. Callers answer
-    /// "no" with a 404, as for a missing item, so ids reveal nothing.
-    pub fn may_see(&self, owner: &str) -> bool {
+    /// Whether the caller may see and change what `owner` owns: its owner, or an admin.
+    /// Callers answer "no" with a 404, as for a missing item, so ids reveal nothing.
+    pub fn is_owner_or_admin(&self, owner: &str) -> bool {
         self.subject == owner || self.is_admin()
     }
 }

@@ -48,11 +48,12 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// What the settings alone can tell is wrong (the signing key, the JWT key), found before
-    /// anything is connected to, created or migrated.
+    /// What the settings alone can tell is wrong (the signing key, the JWT key, the store's
+    /// configuration), found before anything is connected to, created or migrated.
     pub fn check(settings: &Settings) -> anyhow::Result<()> {
         let signing_key = auth::signing_key(settings)?;
         Auth::new(settings, &signing_key)?;
+        Store::from_settings(settings)?;
         Ok(())
     }
 

@@ -41,7 +41,8 @@ impl Job for Step {
         let record = self
             .records
             .join(format!("{}-{}-{attempt}", self.chain, self.step));
-        // A second run of the same attempt would fail here and show up as a missing record.
+        // A second run of the same attempt fails here: it ends in the dead letters, which the
+        // test counts.
         std::fs::File::create_new(&record)
             .map_err(|e| JobError::permanent(anyhow!("attempt recorded twice: {e}")))?;
         if attempt <= self.fail_first {

@@ -246,6 +246,6 @@ async fn owned(platform: &Platform, principal: &Principal, id: &str) -> Result<I
     let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     rows::find(&platform.db, id)
         .await?
-        .filter(|image| principal.may_see(&image.owner))
+        .filter(|image| principal.is_owner_or_admin(&image.owner))
         .ok_or_else(not_found)
 }

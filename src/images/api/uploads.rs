@@ -117,7 +117,7 @@ pub(super) async fn get(
     let upload_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let row = uploads::find(&platform.db, upload_id)
         .await?
-        .filter(|row| principal.may_see(&row.owner))
+        .filter(|row| principal.is_owner_or_admin(&row.owner))
         .ok_or_else(not_found)?;
     let image_id = row
         .image_id

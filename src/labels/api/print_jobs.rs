@@ -171,7 +171,7 @@ pub(super) async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let job = print_log::find(&platform.db, &id)
         .await?
-        .filter(|job| principal.may_see(&job.owner))
+        .filter(|job| principal.is_owner_or_admin(&job.owner))
         .ok_or_else(|| LabelError::NotFound(id.to_string()))?;
     Ok(HttpResponse::Ok().json(PrintJob::try_from(job)?))
 }
@@ -196,7 +196,7 @@ pub(super) async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     let preview = print_log::preview(&platform.db, &id)
         .await?
-        .filter(|preview| principal.may_see(&preview.owner))
+        .filter(|preview| principal.is_owner_or_admin(&preview.owner))
         .ok_or_else(|| LabelError::NotFound(id.to_string()))?;
     // The labels carry client text: escaped by the renderer, and nothing may run regardless.
     Ok(HttpResponse::Ok()

@@ -9,8 +9,9 @@ use super::ApiError;
 pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 500;
 
-/// Where a page starts: the id of the last item of the previous page. Ids are UUIDv7, so the
-/// order of ids is the order of creation; anything else is refused when the query is parsed.
+/// Where a page starts: the id of the last item of the previous page. Ids are UUIDs (v7, so
+/// their order is the order of creation); anything that is not a UUID is refused when the
+/// query is parsed, before a database sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String)]

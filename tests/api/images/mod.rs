@@ -83,7 +83,7 @@ async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
     (status, response.json().await.unwrap())
 }
 
-async fn objects_under(app: &TestApp, prefix: &str) -> Vec<String> {
+pub async fn objects_under(app: &TestApp, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
     let prefix = ObjectKey::parse(prefix).unwrap();
     app.platform
