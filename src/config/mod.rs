@@ -330,6 +330,23 @@ mod tests {
     }
 
     #[test]
+    fn worker_timeouts_are_checked_at_and_past_their_bounds() {
+        let ok = with(&[("jobs.orphan_after", "3s"), ("jobs.stall_after", "1001ms")]);
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        let err = with(&[("jobs.orphan_after", "2999ms")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SOUS_JOBS__ORPHAN_AFTER"), "{err}");
+        // Both must exceed twice the poll interval (500 ms by default).
+        let err = with(&[("jobs.stall_after", "1s")]).unwrap_err().to_string();
+        assert!(err.contains("SOUS_JOBS__STALL_AFTER"), "{err}");
+        let err = with(&[("jobs.poll_interval", "30s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SOUS_JOBS__ORPHAN_AFTER"), "{err}");
+    }
+
+    #[test]
     fn roles_parse_any_subset() {
         let r: Roles = "api, worker".parse().unwrap();
         assert!(r.api && r.worker && !r.scheduler);

@@ -191,6 +191,24 @@ impl TestApp {
         self.token("ops", &["admin"])
     }
 
+    /// A GET with `token`: the status and the JSON body.
+    pub async fn get_json(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// POSTs `bytes` to /v1/images with `token`, labelled JPEG whatever they are (the server
     /// sniffs the real format): the status and the body, for tests that expect a refusal.
     pub async fn upload_image(&self, token: &str, bytes: Vec<u8>) -> (StatusCode, Value) {

@@ -194,15 +194,7 @@ async fn metrics_count_requests_by_route() {
         app.client.get(app.url("/healthz")).send().await.unwrap();
     }
     app.client.get(app.url("/nothing/42")).send().await.unwrap();
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"sous_http_requests_total{method="GET",route="/healthz",status="200"} 3"#),
         "{text}"

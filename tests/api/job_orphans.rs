@@ -121,16 +121,9 @@ impl Drop for Worker {
 }
 
 async fn variants(app: &TestApp, id: &str) -> Vec<String> {
-    let body: Value = app
-        .client
-        .get(app.url(&format!("/v1/images/{id}")))
-        .bearer_auth(app.token("alice", &[]))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body) = app
+        .get_json(&app.token("alice", &[]), &format!("/v1/images/{id}"))
+        .await;
     body["variants"]
         .as_array()
         .unwrap()

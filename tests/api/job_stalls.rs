@@ -32,16 +32,9 @@ async fn readyz(app: &TestApp) -> (u16, Value) {
 }
 
 async fn metric(app: &TestApp, name: &str) -> String {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+    app.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .find(|line| line.starts_with(name))
         .unwrap_or_default()
         .to_string()

@@ -142,15 +142,7 @@ async fn a_failing_job_is_retried_with_exponential_backoff() {
             dead_letters(&app, "failed").await.is_empty(),
             "{backend:?}: the third attempt succeeded"
         );
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains(r#"sous_jobs_total{outcome="retried",queue="system"} 2"#),
             "{metrics}"
@@ -299,15 +291,7 @@ async fn queue_depth_counts_waiting_jobs() {
         for _ in 0..3 {
             app.platform.jobs.enqueue(&Scripted::new(0)).await.unwrap();
         }
-        let metrics = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         assert!(
             metrics.contains("sous_queue_depth{queue=\"system\"} 3"),
             "{backend:?}: {metrics}"

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, VARY};
-use serde_json::Value;
 use sous::platform::storage::ObjectKey;
 
 use super::samples::*;
@@ -21,16 +20,7 @@ async fn presets_and_the_ladder_are_made_ahead_and_served_as_stored() {
         let id = image["id"].as_str().unwrap().to_string();
         let token = app.token("alice", &[]);
         let names = || async {
-            let body: Value = app
-                .client
-                .get(app.url(&format!("/v1/images/{id}")))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let (_, body) = app.get_json(&token, &format!("/v1/images/{id}")).await;
             body["variants"]
                 .as_array()
                 .unwrap()

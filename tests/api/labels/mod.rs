@@ -126,17 +126,6 @@ async fn post_print_job(app: &TestApp, token: &str, body: &Value) -> (StatusCode
     (status, response.json().await.unwrap(), location)
 }
 
-async fn get_json(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
 async fn render(app: &TestApp, token: &str, format: &str, body: &Value) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/v1/labels/render?format={format}")))
@@ -158,7 +147,7 @@ async fn wait_for(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Val
     let (path, token) = (&format!("/v1/print-jobs/{id}"), &app.admin_token());
     let (last, done) = (&RefCell::new(Value::Null), &done);
     let reached = eventually(Duration::from_secs(20), || async move {
-        let job = get_json(app, token, path).await.1;
+        let job = app.get_json(token, path).await.1;
         let reached = done(&job);
         *last.borrow_mut() = job;
         reached

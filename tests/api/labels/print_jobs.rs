@@ -91,19 +91,19 @@ async fn print_jobs_belong_to_their_owner() {
         let (_, bobs, _) = post_print_job(&app, &bob, &dry_run).await;
 
         let alices = format!("/v1/print-jobs/{}", ids[0]);
-        assert_eq!(get_json(&app, &alice, &alices).await.0, 200, "{backend:?}");
-        assert_eq!(get_json(&app, &admin, &alices).await.0, 200);
-        let (status, body) = get_json(&app, &bob, &alices).await;
+        assert_eq!(app.get_json(&alice, &alices).await.0, 200, "{backend:?}");
+        assert_eq!(app.get_json(&admin, &alices).await.0, 200);
+        let (status, body) = app.get_json(&bob, &alices).await;
         assert_eq!(status, 404, "{backend:?}: someone else's job looks missing");
         assert_eq!(body["detail"], format!("no print job with id {}", ids[0]));
         assert_eq!(
-            get_json(&app, &bob, &format!("{alices}/preview")).await.0,
+            app.get_json(&bob, &format!("{alices}/preview")).await.0,
             404
         );
-        assert_eq!(get_json(&app, &bob, "/v1/print-jobs/nope").await.0, 404);
+        assert_eq!(app.get_json(&bob, "/v1/print-jobs/nope").await.0, 404);
 
         // Newest first, a page at a time.
-        let (_, page) = get_json(&app, &alice, "/v1/print-jobs?limit=2").await;
+        let (_, page) = app.get_json(&alice, "/v1/print-jobs?limit=2").await;
         let page_ids: Vec<_> = page["items"]
             .as_array()
             .unwrap()
@@ -112,24 +112,21 @@ async fn print_jobs_belong_to_their_owner() {
             .collect();
         assert_eq!(page_ids, [ids[2].as_str(), ids[1].as_str()], "{backend:?}");
         let next = page["next"].as_str().unwrap();
-        let (_, page) = get_json(
-            &app,
-            &alice,
-            &format!("/v1/print-jobs?limit=2&after={next}"),
-        )
-        .await;
+        let (_, page) = app
+            .get_json(&alice, &format!("/v1/print-jobs?limit=2&after={next}"))
+            .await;
         assert_eq!(page["items"].as_array().unwrap().len(), 1);
         assert_eq!(page["items"][0]["id"], ids[0].as_str());
         assert_eq!(page["next"], Value::Null);
 
-        let (status, _) = get_json(&app, &bob, "/v1/print-jobs?owner=alice").await;
+        let (status, _) = app.get_json(&bob, "/v1/print-jobs?owner=alice").await;
         assert_eq!(status, 403);
-        let (_, all) = get_json(&app, &admin, "/v1/print-jobs").await;
+        let (_, all) = app.get_json(&admin, "/v1/print-jobs").await;
         assert_eq!(all["items"].as_array().unwrap().len(), 4);
-        let (_, only_bob) = get_json(&app, &admin, "/v1/print-jobs?owner=bob").await;
+        let (_, only_bob) = app.get_json(&admin, "/v1/print-jobs?owner=bob").await;
         assert_eq!(only_bob["items"][0]["id"], bobs["id"]);
         assert_eq!(only_bob["items"].as_array().unwrap().len(), 1);
-        let (status, body) = get_json(&app, &alice, "/v1/print-jobs?after=yesterday").await;
+        let (status, body) = app.get_json(&alice, "/v1/print-jobs?after=yesterday").await;
         assert_eq!(
             (status.as_u16(), body["code"].as_str()),
             (400, Some("invalid_query"))

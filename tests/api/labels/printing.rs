@@ -65,7 +65,7 @@ async fn a_dead_printer_is_retried_then_the_job_fails_with_the_reason() {
         // The job marks its print failed before the runner records the dead letter.
         let admin = app.admin_token();
         let dead_letters = || async {
-            let (_, dead) = get_json(&app, &admin, "/v1/admin/jobs?queue=print").await;
+            let (_, dead) = app.get_json(&admin, "/v1/admin/jobs?queue=print").await;
             dead["items"].as_array().unwrap().clone()
         };
         eventually(Duration::from_secs(10), || async {
@@ -136,7 +136,7 @@ async fn a_dry_run_lists_substitutions_per_label_and_prints_nothing() {
             "{backend:?}: a dry run stores no bytes"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let (_, job) = get_json(&app, &alice, &format!("/v1/print-jobs/{id}")).await;
+        let (_, job) = app.get_json(&alice, &format!("/v1/print-jobs/{id}")).await;
         assert_eq!(
             (job["status"].as_str(), job["attempts"].as_u64()),
             (Some("dry_run"), Some(0))
