@@ -3,6 +3,7 @@
 //! This file composes: it builds the [`Platform`], mounts every module's routes, registers every
 //! module's jobs and periodic tasks, and runs the roles this process was asked to run.
 
+pub mod ads;
 pub mod config;
 pub mod images;
 pub mod labels;
@@ -45,6 +46,7 @@ fn schedule(settings: &Settings) -> Schedule {
         settings.uploads.reconcile_every,
         platform::uploads::reconcile,
     );
+    ads::register_tasks(&mut schedule, settings);
     schedule
 }
 
@@ -61,6 +63,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     platform::jobs::api::routes(cfg);
     labels::routes(cfg);
     images::routes(cfg);
+    ads::routes(cfg);
     platform::uploads::api::routes(cfg);
     platform::uploads::notifications::routes(cfg);
 }
@@ -97,6 +100,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
     doc.merge(labels::api::LabelsApi::openapi());
     doc.merge(images::api::ImagesApi::openapi());
+    doc.merge(ads::api::AdsApi::openapi());
     doc.merge(platform::uploads::notifications::StorageEventsApi::openapi());
     doc
 }
@@ -249,6 +253,11 @@ impl Application {
         });
         tracing::info!(%roles, jobs = platform.jobs.backend().kind(), "sous starting");
 
+        let replica_tasks = tokio::spawn(platform::scheduler::run_on_each_replica(
+            platform.clone(),
+            schedule.clone(),
+            stop.clone().cancelled_owned(),
+        ));
         let mut roles_running = tokio::task::JoinSet::new();
         if let Some(listener) = listener {
             let server = http_server(platform.clone(), listener, extra_routes)?;
@@ -268,7 +277,7 @@ impl Application {
             });
         }
         if roles.scheduler {
-            let (platform, stop) = (platform.clone(), stop.clone());
+            let (platform, stop, schedule) = (platform.clone(), stop.clone(), schedule.clone());
             roles_running.spawn(async move {
                 platform::scheduler::run_scheduler(platform, schedule, stop.cancelled_owned())
                     .await;
@@ -296,6 +305,8 @@ impl Application {
                 stop.cancel();
             }
         }
+        replica_tasks.await.ok();
+        platform::scheduler::final_pass(&platform, &schedule).await;
         platform.db.clone().close().await.ok();
         first_error.map_or(Ok(()), Err)
     }

@@ -6,6 +6,7 @@ mod m20261121_000001_platform;
 mod m20261121_000002_labels;
 mod m20261121_000003_uploads;
 mod m20261121_000004_images;
+mod m20261207_000005_ads;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_labels::Migration),
             Box::new(m20261121_000003_uploads::Migration),
             Box::new(m20261121_000004_images::Migration),
+            Box::new(m20261207_000005_ads::Migration),
         ]
     }
 }

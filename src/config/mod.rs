@@ -17,6 +17,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use crate::ads::settings::AdSettings;
 pub use crate::images::settings::ImageSettings;
 pub use crate::labels::settings::LabelSettings;
 pub use connection_url::ConnectionUrl;
@@ -66,6 +67,7 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub labels: LabelSettings,
     pub images: ImageSettings,
+    pub ads: AdSettings,
     pub uploads: UploadSettings,
     pub events: EventSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
@@ -139,6 +141,7 @@ impl Default for Settings {
             },
             labels: LabelSettings::default(),
             images: ImageSettings::default(),
+            ads: AdSettings::default(),
             uploads: UploadSettings::default(),
             events: EventSettings::default(),
             signing_key: None,
@@ -228,6 +231,7 @@ impl Settings {
         self.jobs.validate()?;
         self.labels.validate()?;
         self.images.validate()?;
+        self.ads.validate()?;
         Ok(())
     }
 

@@ -81,3 +81,17 @@ pub fn register_jobs(registry: &mut JobRegistry) {
 pub fn register_events(routes: &mut EventRoutes) {
     routes.on_created::<uploads::RegisterUpload>(keys::UPLOADS);
 }
+
+/// Where the image `id` is served now (its URL changes with its bytes); `None` when there is
+/// no such image (or `id` is not an image id).
+pub async fn url_of(
+    platform: &crate::platform::Platform,
+    id: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let image = hot::image(&platform.db, id).await?;
+    let base = platform.settings.public_url.as_str().trim_end_matches('/');
+    Ok(image.map(|image| format!("{base}{}", image.path())))
+}

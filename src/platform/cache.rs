@@ -39,6 +39,27 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>, CacheError>;
     async fn hset(&self, key: &str, field: &str, value: Bytes) -> Result<(), CacheError>;
+    /// Many fields of one hash in one round trip, in the order asked.
+    async fn hget_many(&self, key: &str, fields: &[&str])
+    -> Result<Vec<Option<Bytes>>, CacheError>;
+    /// Sets many fields of one hash in one round trip.
+    async fn hset_many(&self, key: &str, entries: &[(String, Bytes)]) -> Result<(), CacheError>;
+    /// Sets `field` only if the hash has none; true when it was set.
+    async fn hset_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: Bytes,
+    ) -> Result<bool, CacheError>;
+    /// Every field of a hash (none when absent).
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>, CacheError>;
+    /// Adds each amount to its integer field of one hash (0 when absent), in one round trip.
+    async fn hincr_many(&self, key: &str, increments: &[(String, i64)]) -> Result<(), CacheError>;
+    /// Renames `from` to `to` in one step, only if `to` does not exist; false when `from` does
+    /// not exist or `to` does.
+    async fn rename_if_absent(&self, from: &str, to: &str) -> Result<bool, CacheError>;
+    /// Renames `from` to `to` in one step, replacing `to`; false when `from` does not exist.
+    async fn rename(&self, from: &str, to: &str) -> Result<bool, CacheError>;
     /// Adds `by` to the integer at `key` (0 when absent) and returns the new value.
     async fn incr(&self, key: &str, by: i64) -> Result<i64, CacheError>;
     /// Readiness check.
@@ -157,6 +178,90 @@ impl Cache for RedisCache {
             .await
     }
 
+    async fn hget_many(
+        &self,
+        key: &str,
+        fields: &[&str],
+    ) -> Result<Vec<Option<Bytes>>, CacheError> {
+        if fields.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.key(key);
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(key).arg(fields);
+        let values: Vec<Option<Vec<u8>>> = self
+            .call(|mut c| async move { cmd.query_async(&mut c).await })
+            .await?;
+        Ok(values.into_iter().map(|v| v.map(Bytes::from)).collect())
+    }
+
+    async fn hset_many(&self, key: &str, entries: &[(String, Bytes)]) -> Result<(), CacheError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let key = self.key(key);
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(key);
+        for (field, value) in entries {
+            cmd.arg(field).arg(value.as_ref());
+        }
+        self.call(|mut c| async move { cmd.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn hset_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: Bytes,
+    ) -> Result<bool, CacheError> {
+        let (key, field) = (self.key(key), field.to_string());
+        self.call(|mut c| async move { c.hset_nx(key, field, value.as_ref()).await })
+            .await
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>, CacheError> {
+        let key = self.key(key);
+        let values: Vec<(String, Vec<u8>)> = self
+            .call(|mut c| async move { c.hgetall(key).await })
+            .await?;
+        Ok(values
+            .into_iter()
+            .map(|(f, v)| (f, Bytes::from(v)))
+            .collect())
+    }
+
+    async fn hincr_many(&self, key: &str, increments: &[(String, i64)]) -> Result<(), CacheError> {
+        if increments.is_empty() {
+            return Ok(());
+        }
+        let key = self.key(key);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (field, by) in increments {
+            pipe.hincr(&key, field, *by).ignore();
+        }
+        self.call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .await
+    }
+
+    async fn rename_if_absent(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        let (from, to) = (self.key(from), self.key(to));
+        let renamed = self
+            .call(|mut c| async move { c.rename_nx::<_, _, bool>(from, to).await })
+            .await;
+        no_such_key_is_false(renamed)
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        let (from, to) = (self.key(from), self.key(to));
+        let renamed = self
+            .call(|mut c| async move { c.rename::<_, _, ()>(from, to).await })
+            .await
+            .map(|()| true);
+        no_such_key_is_false(renamed)
+    }
+
     async fn incr(&self, key: &str, by: i64) -> Result<i64, CacheError> {
         let key = self.key(key);
         self.call(|mut c| async move { c.incr(key, by).await })
@@ -167,6 +272,14 @@ impl Cache for RedisCache {
         self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
             .map(drop)
+    }
+}
+
+/// Redis answers a rename of a missing key with an error; here it is simply not renamed.
+fn no_such_key_is_false(renamed: Result<bool, CacheError>) -> Result<bool, CacheError> {
+    match renamed {
+        Err(CacheError::Unavailable(message)) if message.contains("no such key") => Ok(false),
+        other => other,
     }
 }
 
@@ -229,6 +342,42 @@ impl MemoryCache {
             Some(at) if at <= Instant::now() => None,
             _ => Some(entry),
         }
+    }
+
+    /// Applies `change` to the hash at `key` (empty when absent) in one atomic step; a `None`
+    /// from `change` leaves the hash as it was and reports a wrong type.
+    async fn update_hash<T>(
+        &self,
+        key: &str,
+        change: impl FnOnce(&mut HashMap<String, Bytes>) -> Option<T>,
+    ) -> Result<T, CacheError> {
+        let mut outcome = None;
+        self.entries
+            .entry(key.to_string())
+            .and_compute_with(|current| {
+                let current = current.map(|e| e.into_value()).filter(|e| is_live(e));
+                let (mut hash, expires_at) = match current.as_deref() {
+                    None => (HashMap::new(), None),
+                    Some(Entry {
+                        value: Value::Hash(hash),
+                        expires_at,
+                    }) => (hash.clone(), *expires_at),
+                    Some(_) => return std::future::ready(Op::Nop),
+                };
+                let op = match change(&mut hash) {
+                    Some(result) => {
+                        outcome = Some(result);
+                        Op::Put(Arc::new(Entry {
+                            value: Value::Hash(hash),
+                            expires_at,
+                        }))
+                    }
+                    None => Op::Nop,
+                };
+                std::future::ready(op)
+            })
+            .await;
+        outcome.ok_or_else(|| CacheError::WrongType(key.to_string()))
     }
 }
 
@@ -295,7 +444,8 @@ impl Cache for MemoryCache {
     }
 
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>, CacheError> {
-        match self.live(key).await.map(|e| e.value.clone()) {
+        let entry = self.live(key).await;
+        match entry.as_deref().map(|e| &e.value) {
             None => Ok(None),
             Some(Value::Hash(h)) => Ok(h.get(field).cloned()),
             Some(_) => Err(CacheError::WrongType(key.to_string())),
@@ -303,40 +453,95 @@ impl Cache for MemoryCache {
     }
 
     async fn hset(&self, key: &str, field: &str, value: Bytes) -> Result<(), CacheError> {
-        let mut wrong_type = false;
-        self.entries
-            .entry(key.to_string())
-            .and_compute_with(|current| {
-                let op = match current.map(|e| e.into_value()).filter(|e| is_live(e)) {
-                    None => {
-                        let hash = HashMap::from([(field.to_string(), value)]);
-                        Op::Put(Arc::new(Entry {
-                            value: Value::Hash(hash),
-                            expires_at: None,
-                        }))
-                    }
-                    Some(entry) => match &entry.value {
-                        Value::Hash(hash) => {
-                            let mut hash = hash.clone();
-                            hash.insert(field.to_string(), value);
-                            Op::Put(Arc::new(Entry {
-                                value: Value::Hash(hash),
-                                expires_at: entry.expires_at,
-                            }))
-                        }
-                        _ => {
-                            wrong_type = true;
-                            Op::Nop
-                        }
-                    },
-                };
-                std::future::ready(op)
-            })
-            .await;
-        if wrong_type {
-            return Err(CacheError::WrongType(key.to_string()));
+        self.update_hash(key, |hash| {
+            hash.insert(field.to_string(), value);
+            Some(())
+        })
+        .await
+    }
+
+    async fn hget_many(
+        &self,
+        key: &str,
+        fields: &[&str],
+    ) -> Result<Vec<Option<Bytes>>, CacheError> {
+        let entry = self.live(key).await;
+        match entry.as_deref().map(|e| &e.value) {
+            None => Ok(vec![None; fields.len()]),
+            Some(Value::Hash(h)) => Ok(fields.iter().map(|f| h.get(*f).cloned()).collect()),
+            Some(_) => Err(CacheError::WrongType(key.to_string())),
         }
-        Ok(())
+    }
+
+    async fn hset_many(&self, key: &str, entries: &[(String, Bytes)]) -> Result<(), CacheError> {
+        self.update_hash(key, |hash| {
+            for (field, value) in entries {
+                hash.insert(field.clone(), value.clone());
+            }
+            Some(())
+        })
+        .await
+    }
+
+    async fn hset_if_absent(
+        &self,
+        key: &str,
+        field: &str,
+        value: Bytes,
+    ) -> Result<bool, CacheError> {
+        self.update_hash(key, |hash| {
+            if hash.contains_key(field) {
+                return Some(false);
+            }
+            hash.insert(field.to_string(), value);
+            Some(true)
+        })
+        .await
+    }
+
+    async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>, CacheError> {
+        let entry = self.live(key).await;
+        match entry.as_deref().map(|e| &e.value) {
+            None => Ok(Vec::new()),
+            Some(Value::Hash(h)) => Ok(h.iter().map(|(f, v)| (f.clone(), v.clone())).collect()),
+            Some(_) => Err(CacheError::WrongType(key.to_string())),
+        }
+    }
+
+    async fn hincr_many(&self, key: &str, increments: &[(String, i64)]) -> Result<(), CacheError> {
+        self.update_hash(key, |hash| {
+            let mut updated = Vec::with_capacity(increments.len());
+            for (field, by) in increments {
+                let current = match hash.get(field) {
+                    None => 0,
+                    Some(b) => std::str::from_utf8(b).ok()?.parse::<i64>().ok()?,
+                };
+                updated.push((field.clone(), current.checked_add(*by)?));
+            }
+            for (field, n) in updated {
+                hash.insert(field, Bytes::from(n.to_string()));
+            }
+            Some(())
+        })
+        .await
+    }
+
+    async fn rename_if_absent(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        if self.live(to).await.is_some() {
+            return Ok(false);
+        }
+        self.rename(from, to).await
+    }
+
+    async fn rename(&self, from: &str, to: &str) -> Result<bool, CacheError> {
+        // `remove` takes the entry atomically: writes after it start a new `from`.
+        match self.entries.remove(from).await.filter(|e| is_live(e)) {
+            None => Ok(false),
+            Some(entry) => {
+                self.entries.insert(to.to_string(), entry).await;
+                Ok(true)
+            }
+        }
     }
 
     async fn incr(&self, key: &str, by: i64) -> Result<i64, CacheError> {

@@ -10,7 +10,10 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod scheduler;
+pub mod signed;
+pub mod state;
 pub mod storage;
+pub mod text;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use std::time::Duration;
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
 
 use crate::config::Settings;
 use auth::Auth;
@@ -27,6 +31,7 @@ use events::EventRoutes;
 use events::sns::SnsVerifier;
 use jobs::{JobBackend, JobRegistry, Jobs};
 use metrics::Metrics;
+use state::ModuleState;
 use storage::Store;
 use uploads::UploadSigner;
 
@@ -45,6 +50,9 @@ pub struct Platform {
     pub event_routes: Arc<EventRoutes>,
     pub sns: SnsVerifier,
     pub upload_signer: UploadSigner,
+    /// What modules keep in process for this platform.
+    pub state: Arc<ModuleState>,
+    signing_key: SecretString,
 }
 
 impl Platform {
@@ -100,7 +108,16 @@ impl Platform {
             event_routes: Arc::new(event_routes),
             sns,
             upload_signer,
+            state: Arc::default(),
+            signing_key,
         })
+    }
+}
+
+impl Platform {
+    /// Signs tokens for one `purpose` with a key of their own derived from the signing key.
+    pub fn signed_tokens(&self, purpose: &str) -> signed::SignedTokens {
+        signed::SignedTokens::new(&self.signing_key, purpose)
     }
 }
 

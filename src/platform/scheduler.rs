@@ -45,6 +45,7 @@ struct Periodic {
 #[derive(Clone, Default)]
 pub struct Schedule {
     tasks: Vec<Periodic>,
+    on_each_replica: Vec<Periodic>,
 }
 
 impl std::fmt::Debug for Schedule {
@@ -75,8 +76,81 @@ impl Schedule {
         self
     }
 
+    /// Runs `run` about every `every` in every process, whatever its roles, and once more when
+    /// the process stops (after its other roles have), so what a replica holds in memory is
+    /// handed on before it exits. `run` should return at once when it has nothing to do.
+    pub fn on_each_replica<F, Fut>(
+        &mut self,
+        name: &'static str,
+        every: Duration,
+        run: F,
+    ) -> &mut Self
+    where
+        F: Fn(Platform) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        assert!(
+            self.on_each_replica.iter().all(|t| t.name != name),
+            "replica task {name} registered twice"
+        );
+        self.on_each_replica.push(Periodic {
+            name,
+            every,
+            run: Arc::new(move |platform| Box::pin(run(platform))),
+        });
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
+    }
+}
+
+async fn run_logged(platform: &Platform, task: &Periodic) {
+    let started = std::time::Instant::now();
+    match (task.run)(platform.clone()).await {
+        Ok(()) => {
+            tracing::trace!(task = task.name, elapsed = ?started.elapsed(), "replica task done")
+        }
+        Err(error) => tracing::warn!(
+            task = task.name,
+            error = format!("{error:#}"),
+            "replica task failed"
+        ),
+    }
+}
+
+/// Runs the schedule's every-replica tasks until `shutdown` resolves.
+pub async fn run_on_each_replica(
+    platform: Platform,
+    schedule: Schedule,
+    shutdown: impl Future<Output = ()>,
+) {
+    if schedule.on_each_replica.is_empty() {
+        return;
+    }
+    let tasks = &schedule.on_each_replica;
+    let mut next_due: Vec<Instant> = tasks.iter().map(|t| Instant::now() + t.every).collect();
+    tokio::pin!(shutdown);
+    loop {
+        for (task, due) in tasks.iter().zip(next_due.iter_mut()) {
+            if Instant::now() >= *due {
+                run_logged(&platform, task).await;
+                *due = Instant::now() + task.every;
+            }
+        }
+        let sleep_until = next_due.iter().min().copied().expect("at least one task");
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep_until(sleep_until) => {}
+        }
+    }
+}
+
+/// The last run of every every-replica task, as the process stops.
+pub async fn final_pass(platform: &Platform, schedule: &Schedule) {
+    for task in &schedule.on_each_replica {
+        run_logged(platform, task).await;
     }
 }
 

@@ -6,7 +6,6 @@ mod serve;
 mod uploads;
 
 use actix_web::web;
-use futures::StreamExt;
 
 use crate::images::ImageError;
 use crate::platform::http::ApiError;
@@ -32,32 +31,14 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The request body, refused with a 413 as soon as it passes `limit` bytes (before reading
-/// anything when `Content-Length` says so).
+/// The request body, refused with a 413 past `limit` bytes.
 async fn body_within(
     req: &actix_web::HttpRequest,
-    mut body: web::Payload,
+    body: web::Payload,
     limit: u64,
 ) -> Result<bytes::Bytes, ApiError> {
-    let too_large = || ApiError::from(ImageError::TooLarge { limit });
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut bytes = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("the body could not be read: {e}")))?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes.freeze())
+    crate::platform::http::body_within(req, body, limit, || ImageError::TooLarge { limit }.into())
+        .await
 }
 
 #[derive(utoipa::OpenApi)]

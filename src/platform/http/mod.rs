@@ -1,6 +1,7 @@
 //! The HTTP platform: problem+json for every error (actix's own included), request ids and
 //! tracing, Prometheus metrics, health and readiness, the OpenAPI document.
 
+mod body;
 mod error;
 mod health;
 mod page;
@@ -15,6 +16,7 @@ use actix_web::middleware::{ErrorHandlerResponse, Next};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use tracing::Instrument;
 
+pub use body::body_within;
 pub use error::{ApiError, Code, FieldError, PROBLEM_JSON, Problem, problem_for_status};
 pub use health::routes as health_routes;
 pub use page::{Cursor, DEFAULT_PAGE, ListQuery, MAX_PAGE, Page, page_limit};

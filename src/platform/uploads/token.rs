@@ -1,14 +1,10 @@
 //! Upload tokens for stores that cannot sign URLs themselves (local disk, memory): the intent's
 //! terms, HMAC-signed with a key derived from the signing key.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::platform::signed::{SignatureError, SignedTokens};
 
 /// What a token lets its bearer do: put one object, of these types, up to this size, until then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,54 +35,28 @@ pub enum TokenError {
 }
 
 /// Signs and checks upload tokens.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct UploadSigner {
-    key: Vec<u8>,
-}
-
-impl std::fmt::Debug for UploadSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UploadSigner")
-    }
+    tokens: SignedTokens,
 }
 
 impl UploadSigner {
     /// A key of its own, so an upload token can never pass for anything else signed.
     pub fn new(signing_key: &SecretString) -> Self {
-        let mut mac = HmacSha256::new_from_slice(signing_key.expose_secret().as_bytes())
-            .expect("HMAC takes any key");
-        mac.update(b"sous upload token v1");
         UploadSigner {
-            key: mac.finalize().into_bytes().to_vec(),
+            tokens: SignedTokens::new(signing_key, "sous upload token v1"),
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key")
-    }
-
     pub fn sign(&self, claims: &UploadClaims) -> String {
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
-        let mut mac = self.mac();
-        mac.update(body.as_bytes());
-        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("{body}.{signature}")
+        self.tokens.sign(claims)
     }
 
     pub fn verify(&self, token: &str, now: i64) -> Result<UploadClaims, TokenError> {
-        let (body, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| TokenError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(body.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::Forged)?;
-        let claims: UploadClaims = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .and_then(|json| serde_json::from_slice(&json).ok())
-            .ok_or(TokenError::Malformed)?;
+        let claims: UploadClaims = self.tokens.verify(token).map_err(|e| match e {
+            SignatureError::Malformed => TokenError::Malformed,
+            SignatureError::Forged => TokenError::Forged,
+        })?;
         if claims.expires_at <= now {
             return Err(TokenError::Expired);
         }
@@ -97,6 +67,8 @@ impl UploadSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn claims() -> UploadClaims {
         UploadClaims {

@@ -50,6 +50,17 @@ pub enum Code {
     SnsSignatureInvalid,
     /// The failed job is back on its queue already.
     JobAlreadyRequeued,
+    /// An advertiser, campaign or creative that cannot be saved; `errors` points at each field.
+    AdInvalid,
+    /// A slot that is not one of the configured `ads.slots`.
+    AdSlotUnknown,
+    /// A click URL that was not made by this deployment or was altered.
+    ClickInvalid,
+    /// A click URL past its lifetime.
+    ClickExpired,
+    /// A CSV file that cannot be read as a whole (its encoding, its header); row problems are
+    /// reported per row instead.
+    CsvInvalid,
 }
 
 impl Code {
@@ -61,7 +72,11 @@ impl Code {
             | Code::ImageCorrupt
             | Code::LabelInvalid
             | Code::PrinterUnknown
-            | Code::StorageEventInvalid => StatusCode::BAD_REQUEST,
+            | Code::StorageEventInvalid
+            | Code::AdInvalid
+            | Code::AdSlotUnknown
+            | Code::ClickInvalid
+            | Code::CsvInvalid => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Forbidden | Code::UploadExpired | Code::SnsSignatureInvalid => {
                 StatusCode::FORBIDDEN
@@ -74,7 +89,7 @@ impl Code {
             | Code::UploadInProgress
             | Code::UploadFinished
             | Code::JobAlreadyRequeued => StatusCode::CONFLICT,
-            Code::Gone => StatusCode::GONE,
+            Code::Gone | Code::ClickExpired => StatusCode::GONE,
             Code::PayloadTooLarge | Code::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType | Code::ImageUnsupported => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -116,6 +131,11 @@ impl Code {
             Code::StorageEventInvalid => "storage_event_invalid",
             Code::SnsSignatureInvalid => "sns_signature_invalid",
             Code::JobAlreadyRequeued => "job_already_requeued",
+            Code::AdInvalid => "ad_invalid",
+            Code::AdSlotUnknown => "ad_slot_unknown",
+            Code::ClickInvalid => "click_invalid",
+            Code::ClickExpired => "click_expired",
+            Code::CsvInvalid => "csv_invalid",
         }
     }
 
@@ -146,7 +166,7 @@ mod tests {
     use actix_web::body::MessageBody;
 
     /// Every code, in declaration order.
-    const ALL: [Code; 28] = [
+    const ALL: [Code; 33] = [
         Code::InvalidRequest,
         Code::InvalidJson,
         Code::InvalidQuery,
@@ -175,6 +195,11 @@ mod tests {
         Code::StorageEventInvalid,
         Code::SnsSignatureInvalid,
         Code::JobAlreadyRequeued,
+        Code::AdInvalid,
+        Code::AdSlotUnknown,
+        Code::ClickInvalid,
+        Code::ClickExpired,
+        Code::CsvInvalid,
     ];
 
     #[test]
@@ -189,7 +214,11 @@ mod tests {
                 | Code::ImageCorrupt
                 | Code::LabelInvalid
                 | Code::PrinterUnknown
-                | Code::StorageEventInvalid => 400,
+                | Code::StorageEventInvalid
+                | Code::AdInvalid
+                | Code::AdSlotUnknown
+                | Code::ClickInvalid
+                | Code::CsvInvalid => 400,
                 Code::Unauthorized => 401,
                 Code::Forbidden | Code::UploadExpired | Code::SnsSignatureInvalid => 403,
                 Code::NotFound => 404,
@@ -200,7 +229,7 @@ mod tests {
                 | Code::UploadInProgress
                 | Code::UploadFinished
                 | Code::JobAlreadyRequeued => 409,
-                Code::Gone => 410,
+                Code::Gone | Code::ClickExpired => 410,
                 Code::PayloadTooLarge | Code::ImageTooLarge => 413,
                 Code::UnsupportedMediaType | Code::ImageUnsupported => 415,
                 Code::TooManyRequests => 429,

@@ -1,0 +1,360 @@
+//! Delivery: `GET /v1/ads`. Kill switch → recipe id → the recipe's concept ids from the cache
+//! store (or, on a miss, its ingredient names resolved against the cache-store table, then
+//! cached) → the choice among campaigns held in process → creatives with click URLs.
+//!
+//! Every cache call on this path is bounded by `ads.cache_timeout` behind a circuit breaker;
+//! on a timeout, an error or an open circuit the ingredient step is skipped and delivery goes
+//! on with keyword and normal ads. Nothing here queries the database.
+
+mod breaker;
+pub mod choose;
+pub mod snapshot;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::Utc;
+use prometheus::IntCounterVec;
+use rand::Rng;
+use serde::Serialize;
+
+use super::click::{self, ClickClaims};
+use super::counting::{Counted, LocalCounts};
+use super::ingredients;
+use super::normalize::{self, MatchedBy};
+use crate::platform::Platform;
+use crate::platform::signed::SignedTokens;
+use breaker::Breaker;
+use snapshot::Snapshot;
+
+/// What one platform's ads delivery keeps in process.
+pub struct Runtime {
+    snapshot: RwLock<Arc<Snapshot>>,
+    first_load: tokio::sync::OnceCell<()>,
+    breaker: Breaker,
+    pub counts: LocalCounts,
+    pub clicks: SignedTokens,
+    ingredient_steps: IntCounterVec,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+pub fn runtime(platform: &Platform) -> Arc<Runtime> {
+    platform.state.get_or_init(|| {
+        let ads = &platform.settings.ads;
+        Runtime {
+            snapshot: RwLock::new(Arc::new(Snapshot::empty())),
+            first_load: tokio::sync::OnceCell::new(),
+            breaker: Breaker::new(ads.breaker_failures, ads.breaker_cooldown),
+            counts: LocalCounts::default(),
+            clicks: platform.signed_tokens(click::PURPOSE),
+            ingredient_steps: platform.metrics.counter(
+                "ads_ingredient_steps_total",
+                "Ad deliveries by what became of their ingredient step",
+                &["outcome"],
+            ),
+        }
+    })
+}
+
+impl Runtime {
+    /// The current snapshot; the first call in a process waits for the first load.
+    pub async fn snapshot(&self, platform: &Platform) -> Arc<Snapshot> {
+        let loaded = self
+            .first_load
+            .get_or_try_init(|| async { self.reload(platform).await })
+            .await;
+        if let Err(error) = loaded {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot load campaigns; serving none"
+            );
+        }
+        self.snapshot.read().expect("snapshot lock").clone()
+    }
+
+    pub async fn reload(&self, platform: &Platform) -> anyhow::Result<()> {
+        let fresh = snapshot::load(platform, &self.counts).await?;
+        *self.snapshot.write().expect("snapshot lock") = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Runs one cache call within the budget, behind the breaker.
+    async fn cache_call<T>(
+        &self,
+        budget: Duration,
+        call: impl Future<Output = Result<T, super::AdError>>,
+    ) -> Result<T, Skipped> {
+        if !self.breaker.allows() {
+            return Err(Skipped::CircuitOpen);
+        }
+        let outcome = match tokio::time::timeout(budget, call).await {
+            Ok(Ok(value)) => {
+                self.breaker.succeeded();
+                return Ok(value);
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cache call failed; delivering without ingredients");
+                Skipped::CacheError
+            }
+            Err(_) => Skipped::Timeout,
+        };
+        if self.breaker.failed() {
+            tracing::warn!("the cache store keeps failing; skipping ingredients for a while");
+        }
+        Err(outcome)
+    }
+}
+
+/// Why a delivery went without its ingredient step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Skipped {
+    /// Switched off (the setting or the switch).
+    Disabled,
+    /// No recipe id, or a recipe not cached and no ingredient names given.
+    NoRecipe,
+    Timeout,
+    CacheError,
+    CircuitOpen,
+    /// The cache store has no ingredient table (it is being loaded).
+    TableNotLoaded,
+}
+
+impl Skipped {
+    fn as_str(self) -> &'static str {
+        match self {
+            Skipped::Disabled => "disabled",
+            Skipped::NoRecipe => "no_recipe",
+            Skipped::Timeout => "timeout",
+            Skipped::CacheError => "cache_error",
+            Skipped::CircuitOpen => "circuit_open",
+            Skipped::TableNotLoaded => "table_not_loaded",
+        }
+    }
+}
+
+/// A delivery request, already read and bounded.
+#[derive(Debug, Default)]
+pub struct AdRequest {
+    pub slots: Vec<String>,
+    /// Normalized.
+    pub keyword: Option<String>,
+    pub recipe_id: Option<String>,
+    pub ingredient_names: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdView {
+    pub slot: String,
+    pub campaign_id: String,
+    pub creative_id: String,
+    /// `ingredient` or `keyword` for a jack, `none` for a normal ad.
+    pub targeting: crate::ads::entity::campaign::Targeting,
+    pub title: String,
+    pub image_url: Option<String>,
+    /// Follow this (not the advertiser's link): it counts the click and redirects.
+    pub click_url: String,
+    /// The creative's client-facing JSON, as submitted.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub ads: Vec<AdView>,
+    /// Concept ids of the recipe, when the ingredient step ran.
+    pub concepts: Vec<String>,
+    /// Why the ingredient step did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingredients_skipped: Option<Skipped>,
+}
+
+pub async fn deliver(platform: &Platform, request: AdRequest) -> Delivery {
+    let runtime = runtime(platform);
+    let snapshot = runtime.snapshot(platform).await;
+    let ads = &platform.settings.ads;
+    let step = if !(ads.ingredient_jack && snapshot.ingredient_jack) {
+        Err(Skipped::Disabled)
+    } else {
+        recipe_concepts(platform, &runtime, &request).await
+    };
+    let outcome = step.as_ref().err().map_or("used", |s| s.as_str());
+    runtime.ingredient_steps.with_label_values(&[outcome]).inc();
+    let concepts = step.as_ref().cloned().unwrap_or_default();
+    let now = Utc::now();
+    let pacing = choose::Pacing {
+        day_start: snapshot::day_start(now, ads.day_offset_hours),
+        allowance: ads.pacing_allowance,
+    };
+    let page = choose::Page {
+        slots: &request.slots,
+        keyword: request.keyword.as_deref(),
+        concepts: &concepts,
+    };
+    let placements = choose::choose(&snapshot, &page, now, pacing, &mut rand::rng());
+    let base = platform.settings.public_url.as_str().trim_end_matches('/');
+    let expires_at = now.timestamp() + ads.click_ttl.as_secs() as i64;
+    let ads = placements
+        .into_iter()
+        .map(|placed| {
+            placed.campaign.served();
+            runtime
+                .counts
+                .add(Counted::impression(&placed.campaign.id, now), 1);
+            let token = click::sign(
+                &runtime.clicks,
+                &ClickClaims {
+                    campaign_id: placed.campaign.id.clone(),
+                    creative_id: placed.creative.id.clone(),
+                    slot: placed.slot.clone(),
+                    expires_at,
+                    nonce: rand::rng().random(),
+                },
+            );
+            AdView {
+                slot: placed.slot,
+                campaign_id: placed.campaign.id.clone(),
+                creative_id: placed.creative.id.clone(),
+                targeting: placed.campaign.targeting,
+                title: placed.creative.title.clone(),
+                image_url: placed.creative.image_url.clone(),
+                click_url: format!("{base}/v1/ads/click/{token}"),
+                payload: placed.creative.payload.clone(),
+            }
+        })
+        .collect();
+    Delivery {
+        ads,
+        concepts,
+        ingredients_skipped: step.err(),
+    }
+}
+
+fn recipe_key(recipe_id: &str) -> String {
+    format!("ads:recipe:{recipe_id}")
+}
+
+/// The recipe's concept ids: cached, or resolved from its names and then cached (an empty list
+/// too, so a recipe with no known ingredient is not resolved again on every view).
+async fn recipe_concepts(
+    platform: &Platform,
+    runtime: &Runtime,
+    request: &AdRequest,
+) -> Result<Vec<String>, Skipped> {
+    let Some(recipe_id) = &request.recipe_id else {
+        return Err(Skipped::NoRecipe);
+    };
+    let ads = &platform.settings.ads;
+    let key = recipe_key(recipe_id);
+    let budget = ads.cache_timeout;
+    let cached = runtime
+        .cache_call(budget, async { Ok(platform.cache.get(&key).await?) })
+        .await?;
+    if let Some(cached) = cached.and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok()) {
+        return Ok(cached);
+    }
+    if request.ingredient_names.is_empty() {
+        return Err(Skipped::NoRecipe);
+    }
+    let resolved = runtime
+        .cache_call(
+            budget,
+            ingredients::resolve_names(platform, &request.ingredient_names),
+        )
+        .await?
+        .ok_or(Skipped::TableNotLoaded)?;
+    let mut concepts: Vec<String> = Vec::new();
+    for (name, resolution) in request.ingredient_names.iter().zip(&resolved) {
+        if resolution.matched_by.is_none() {
+            if let Some(key) = resolution.keys_tried.first() {
+                runtime.counts.add(
+                    Counted::Unmatched {
+                        key: key.clone(),
+                        example: name.chars().filter(|c| !c.is_control()).collect(),
+                    },
+                    1,
+                );
+            }
+            continue;
+        }
+        for concept in &resolution.concepts {
+            if !concepts.contains(concept) {
+                concepts.push(concept.clone());
+            }
+        }
+    }
+    // Written in the background: the page does not wait for it.
+    let jitter = rand::rng().random_range(0..=ads.recipe_ttl_jitter.as_millis() as u64);
+    let ttl = ads.recipe_ttl + Duration::from_millis(jitter);
+    let value = Bytes::from(serde_json::to_vec(&concepts).expect("strings serialize"));
+    let cache = platform.cache.clone();
+    tokio::spawn(async move {
+        let stored = tokio::time::timeout(budget * 10, cache.set(&key, value, Some(ttl))).await;
+        if !matches!(stored, Ok(Ok(()))) {
+            tracing::debug!(key, "could not cache a recipe's concepts");
+        }
+    });
+    Ok(concepts)
+}
+
+/// How one written name resolves, for `GET /v1/ads/ingredients/resolve`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResolutionView {
+    pub name: String,
+    pub keys_tried: Vec<String>,
+    pub concepts: Vec<String>,
+    /// `table` (the name's key is a row), `honorific` (without its お/ご), `compound` (its
+    /// parts), or absent when nothing matched.
+    #[schema(value_type = Option<String>)]
+    pub matched_by: Option<MatchedBy>,
+}
+
+pub async fn resolve_one(
+    platform: &Platform,
+    name: &str,
+) -> Result<ResolutionView, super::AdError> {
+    let resolved = ingredients::resolve_names(platform, &[name.to_string()])
+        .await?
+        .and_then(|mut all| all.pop());
+    let resolution = match resolved {
+        Some(resolution) => resolution,
+        None => {
+            ingredients::ensure_loaded(platform).await?;
+            ingredients::resolve_names(platform, &[name.to_string()])
+                .await?
+                .and_then(|mut all| all.pop())
+                .unwrap_or_else(|| normalize::resolve(&normalize::Candidates::of(name), |_| None))
+        }
+    };
+    Ok(ResolutionView {
+        name: name.to_string(),
+        keys_tried: resolution.keys_tried,
+        concepts: resolution.concepts,
+        matched_by: resolution.matched_by,
+    })
+}
+
+/// Every replica, every `ads.refresh_every`: the ingredient table in the cache store, then the
+/// snapshot.
+pub async fn refresh(platform: Platform) -> anyhow::Result<()> {
+    if let Err(error) = ingredients::ensure_loaded(&platform).await {
+        tracing::warn!(%error, "cannot load the ingredient table into the cache store");
+    }
+    let runtime = runtime(&platform);
+    runtime.reload(&platform).await?;
+    let _ = runtime.first_load.set(());
+    Ok(())
+}
+
+/// Every replica, every `ads.count_every` and as it stops: what it counted, into the cache
+/// store. An embedded deployment's cache dies with its process, so there it is flushed too.
+pub async fn push_counts(platform: Platform) -> anyhow::Result<()> {
+    runtime(&platform).counts.push(&platform).await?;
+    Ok(())
+}
