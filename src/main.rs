@@ -53,6 +53,21 @@ enum Command {
         #[command(subcommand)]
         command: LabelsCommand,
     },
+    /// Ads: the ingredient table.
+    Ads {
+        #[command(subcommand)]
+        command: AdsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdsCommand {
+    /// Add or change the rows of the ingredient table from a CSV (columns normalized_name,
+    /// written_name, concept_id; UTF-8 or CP932), in the database and the cache store.
+    ImportIngredients {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,5 +222,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Labels {
             command: LabelsCommand::Render(args),
         } => render_label(args, &settings),
+        Command::Ads {
+            command: AdsCommand::ImportIngredients { file },
+        } => import_ingredients(&file, settings).await,
     }
+}
+
+async fn import_ingredients(file: &Path, mut settings: Settings) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    settings.roles = Roles {
+        api: false,
+        worker: false,
+        scheduler: false,
+    };
+    let app = Application::build(settings).await?;
+    let report = sous::ads::ingredients::import(app.platform(), &bytes).await?;
+    let mut out = std::io::stdout().lock();
+    for error in &report.errors {
+        writeln!(
+            out,
+            "line {} {}: {}",
+            error.line, error.column, error.message
+        )?;
+    }
+    writeln!(
+        out,
+        "{} rows applied, {} refused ({:?}); the table has {} rows",
+        report.applied,
+        report.errors.len(),
+        report.encoding,
+        report.table_rows
+    )?;
+    Ok(())
 }

@@ -128,7 +128,7 @@ impl LocalCounts {
     }
 
     /// Adds what this replica counted to the cache store; on failure keeps it for the next push.
-    pub async fn push(&self, platform: &Platform) -> anyhow::Result<()> {
+    pub(crate) async fn push(&self, platform: &Platform) -> anyhow::Result<()> {
         let taken = std::mem::take(&mut *self.pending.lock().expect("counts lock"));
         if taken.is_empty() {
             return Ok(());

@@ -57,16 +57,8 @@ pub fn register_tasks(schedule: &mut Schedule, settings: &Settings) {
     schedule.on_each_replica("ads.refresh", ads.refresh_every, delivery::refresh);
     schedule.on_each_replica("ads.count", ads.count_every, delivery::push_counts);
     if settings.redis_url.is_some() {
-        schedule.every("ads.flush", ads.flush_every, flush);
+        schedule.every("ads.flush", ads.flush_every, delivery::flush_counts);
     } else {
-        schedule.on_each_replica("ads.flush", ads.flush_every, flush);
+        schedule.on_each_replica("ads.flush", ads.flush_every, delivery::flush_counts);
     }
-}
-
-async fn flush(platform: crate::platform::Platform) -> anyhow::Result<()> {
-    let applied = counting::flush(&platform).await?;
-    if applied > 0 {
-        tracing::debug!(applied, "ad counts flushed");
-    }
-    Ok(())
 }

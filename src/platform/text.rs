@@ -4,11 +4,13 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
 pub enum TextEncoding {
+    #[serde(rename = "utf-8")]
     Utf8,
+    #[serde(rename = "utf-8-bom")]
     Utf8Bom,
     /// Windows-31J, Shift_JIS as Microsoft extended it.
+    #[serde(rename = "cp932")]
     Cp932,
 }
 

@@ -95,6 +95,8 @@ pub async fn test_settings(backend: &Backend, dir: &std::path::Path) -> Settings
         ..Settings::default()
     };
     settings.jobs.poll_interval = Duration::from_millis(100);
+    // Most tests never show an ad; the ads tests load the sample table themselves.
+    settings.ads.seed_ingredients = false;
     settings.jobs.queues.insert(
         "system".into(),
         QueueOverrides {

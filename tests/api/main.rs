@@ -1,6 +1,7 @@
 //! Integration tests: a real app on a free port, real SQLite files, Redis and PostgreSQL when
 //! their URLs are given (`SOUS_TEST_REDIS_URL`, `SOUS_TEST_DATABASE_URL`).
 
+mod ads;
 mod cache;
 mod config;
 mod events;

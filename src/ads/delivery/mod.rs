@@ -34,6 +34,9 @@ pub struct Runtime {
     first_load: tokio::sync::OnceCell<()>,
     breaker: Breaker,
     pub counts: LocalCounts,
+    /// Held while counts move (pushed, flushed) and while a reload reads them, so that a
+    /// reload never sees a count twice or not at all in this process.
+    counting: tokio::sync::Mutex<()>,
     pub clicks: SignedTokens,
     ingredient_steps: IntCounterVec,
 }
@@ -52,6 +55,7 @@ pub fn runtime(platform: &Platform) -> Arc<Runtime> {
             first_load: tokio::sync::OnceCell::new(),
             breaker: Breaker::new(ads.breaker_failures, ads.breaker_cooldown),
             counts: LocalCounts::default(),
+            counting: tokio::sync::Mutex::new(()),
             clicks: platform.signed_tokens(click::PURPOSE),
             ingredient_steps: platform.metrics.counter(
                 "ads_ingredient_steps_total",
@@ -79,7 +83,10 @@ impl Runtime {
     }
 
     pub async fn reload(&self, platform: &Platform) -> anyhow::Result<()> {
-        let fresh = snapshot::load(platform, &self.counts).await?;
+        let fresh = {
+            let _counting = self.counting.lock().await;
+            snapshot::load(platform, &self.counts).await?
+        };
         *self.snapshot.write().expect("snapshot lock") = Arc::new(fresh);
         Ok(())
     }
@@ -353,8 +360,20 @@ pub async fn refresh(platform: Platform) -> anyhow::Result<()> {
 }
 
 /// Every replica, every `ads.count_every` and as it stops: what it counted, into the cache
-/// store. An embedded deployment's cache dies with its process, so there it is flushed too.
+/// store.
 pub async fn push_counts(platform: Platform) -> anyhow::Result<()> {
-    runtime(&platform).counts.push(&platform).await?;
+    let runtime = runtime(&platform);
+    let _counting = runtime.counting.lock().await;
+    runtime.counts.push(&platform).await
+}
+
+/// Flushes the counts of the cache store into the database (see `counting`).
+pub async fn flush_counts(platform: Platform) -> anyhow::Result<()> {
+    let runtime = runtime(&platform);
+    let _counting = runtime.counting.lock().await;
+    let applied = super::counting::flush(&platform).await?;
+    if applied > 0 {
+        tracing::debug!(applied, "ad counts flushed");
+    }
     Ok(())
 }
