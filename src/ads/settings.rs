@@ -159,7 +159,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_setting() {
-        let cases: Vec<(fn(&mut AdSettings), &str)> = vec![
+        type BreakIt = fn(&mut AdSettings);
+        let cases: Vec<(BreakIt, &str)> = vec![
             (|s| s.slots.clear(), "SOUS_ADS__SLOTS"),
             (|s| s.slots = vec!["Top Slot".into()], "SOUS_ADS__SLOTS"),
             (

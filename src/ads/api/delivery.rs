@@ -352,7 +352,7 @@ mod tests {
         let long = "塩".repeat(100);
         let header = [&long, &long, "酢"].map(encode).join(",");
         let read = super::read(query("recipe_top"), &headers(&header), &settings).unwrap();
-        assert_eq!(read.request.ingredient_names, [long.clone()]);
+        assert_eq!(read.request.ingredient_names, vec![long.clone()]);
         assert_eq!(read.truncated, Some((1, 3)));
     }
 

@@ -65,25 +65,25 @@ async fn the_ingredient_jack_then_the_keyword_jack_then_normal_ads() {
         let (_, cached, _) = deliver(&app, "slot=recipe_top&recipe_id=r1", None).await;
         assert_eq!(
             campaigns_of(&cached),
-            [salt.clone()],
+            vec![salt.clone()],
             "{backend:?}: {cached}"
         );
 
         let (_, body, _) = deliver(&app, "slot=search_top&keyword=%E3%82%AD%E3%83%B3%E3%83%94%E3%83%A9%E3%81%94%E3%81%BC%E3%81%86", None).await;
         assert_eq!(
             campaigns_of(&body),
-            [kinpira.clone()],
+            vec![kinpira.clone()],
             "キンピラごぼう contains きんぴら: {body}"
         );
         let (_, body, _) = deliver(&app, "slot=search_top&keyword=curry", None).await;
-        assert_eq!(campaigns_of(&body), [normal.clone()], "{body}");
+        assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
         let (_, body, _) = deliver(
             &app,
             "slot=recipe_top&recipe_id=r2",
             Some(&["豚肉", "キャベツ"]),
         )
         .await;
-        assert_eq!(campaigns_of(&body), [normal.clone()], "{body}");
+        assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
     }
 }
 
@@ -184,7 +184,7 @@ async fn the_kill_switch_turns_off_the_ingredient_jack_and_nothing_else() {
                 .await
                 .1
         ),
-        [salt.clone()]
+        vec![salt.clone()]
     );
     let off: Value = switch(false).await.unwrap().json().await.unwrap();
     assert_eq!(
@@ -192,7 +192,7 @@ async fn the_kill_switch_turns_off_the_ingredient_jack_and_nothing_else() {
         json!({"enabled": false, "setting": true, "switch": false})
     );
     let (_, body, _) = deliver(&app, "slot=recipe_top&recipe_id=k1", Some(&["塩"])).await;
-    assert_eq!(campaigns_of(&body), [normal.clone()], "{body}");
+    assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
     assert_eq!(body["ingredients_skipped"], "disabled");
     let (_, body, _) = deliver(
         &app,
@@ -202,7 +202,7 @@ async fn the_kill_switch_turns_off_the_ingredient_jack_and_nothing_else() {
     .await;
     assert_eq!(
         campaigns_of(&body),
-        [kinpira.clone()],
+        vec![kinpira.clone()],
         "keyword jacks go on: {body}"
     );
     switch(true).await.unwrap();
@@ -251,7 +251,7 @@ async fn bad_inputs_get_normal_ads_and_say_why() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(campaigns_of(&body), [normal.clone()]);
+    assert_eq!(campaigns_of(&body), vec![normal.clone()]);
     assert!(
         headers["ads-warning"]
             .to_str()
@@ -274,7 +274,7 @@ async fn bad_inputs_get_normal_ads_and_say_why() {
             .contains("X-Recipe-Ingredients ignored")
     );
     let body: Value = response.json().await.unwrap();
-    assert_eq!(campaigns_of(&body), [normal.clone()]);
+    assert_eq!(campaigns_of(&body), vec![normal.clone()]);
 
     // Past 20 names, the first 20 are used; salt is the 21st, so it is not seen.
     let mut names: Vec<String> = (0..20).map(|i| format!("謎{i}")).collect();
@@ -282,7 +282,7 @@ async fn bad_inputs_get_normal_ads_and_say_why() {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let (_, body, headers) = deliver(&app, "slot=recipe_top&recipe_id=many", Some(&names)).await;
     assert_eq!(headers["ads-ingredients-truncated"], "used=20; given=21");
-    assert_eq!(campaigns_of(&body), [normal.clone()], "{body}");
+    assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
     // At 20 names within 350 bytes, all are used.
     let (_, body, headers) =
         deliver(&app, "slot=recipe_top&recipe_id=twenty", Some(&names[1..])).await;

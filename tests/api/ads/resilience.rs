@@ -109,7 +109,7 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         .await;
         let took = started.elapsed();
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(campaigns_of(&body), [normal.clone()], "{body}");
+        assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
         // The budget is 20 ms; Redis's own timeout is 500 ms and a hung call would wait it out.
         assert!(
             took < Duration::from_millis(400),

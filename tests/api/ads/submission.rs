@@ -125,9 +125,9 @@ async fn changes_reach_this_replica_at_once_and_another_within_seconds() {
     let advertiser_id = advertiser(&app).await;
     let id = campaign(&app, &advertiser_id, json!({"slots": ["search_top"]})).await;
     let (_, body, _) = deliver(&app, "slot=search_top", None).await;
-    assert_eq!(campaigns_of(&body), [id.clone()], "at once here");
+    assert_eq!(campaigns_of(&body), vec![id.clone()], "at once here");
     let reached = eventually(Duration::from_secs(5), || async {
-        campaigns_of(&deliver(&other, "slot=search_top", None).await.1) == [id.clone()]
+        campaigns_of(&deliver(&other, "slot=search_top", None).await.1) == vec![id.clone()]
     })
     .await;
     assert!(reached, "the other replica never served the new campaign");
