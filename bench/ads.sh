@@ -8,15 +8,16 @@
 #   - cold:   a new random recipe_id every request (oha --rand-regex-url) with the same 10
 #             names, so every request misses the recipe cache and resolves the names against
 #             the cache-store ingredient table (and caches the result in the background).
-# For each: requests/second at saturation (oha -c CONNECTIONS for DURATION), and p50/p99 latency
-# at a fixed RATE (oha -q RATE); then the jack's p99 over normal's, against the targets (p99
-# under 5 ms at 5,000 req/s; the ingredient jack adding under 10 % to normal's p99). Also shows
-# oha's status codes and errors, the ingredient step outcomes sous counted
-# (sous_ads_ingredient_steps_total) and the warnings and errors sous logged, per run.
+# For each: p50/p99 latency at a fixed RATE (oha -q RATE), then requests/second at saturation
+# (oha -c CONNECTIONS), each for DURATION; then the jack's p99 over normal's, against the
+# targets (p99 under 5 ms at 5,000 req/s; the ingredient jack adding under 10 % to normal's
+# p99). Also shows, per run, oha's status codes and errors, the ingredient step outcomes sous
+# counted (sous_ads_ingredient_steps_total: `used`, or why it was skipped) and the warnings and
+# errors sous logged. Each run uses its own Redis prefix and deletes its keys at the end.
 #
-#   bash bench/ads.sh                        # builds target/release/sous; installs oha if missing
-#   DURATION=10s CONNECTIONS=50 RATE=5000 bash bench/ads.sh
-#   SOUS_BIN=/path/to/sous REDIS_URL=redis://127.0.0.1:6379 PORT=18090 bash bench/ads.sh
+#   bench/ads.sh                             # builds target/release/sous; installs oha if missing
+#   DURATION=10s CONNECTIONS=50 RATE=5000 bench/ads.sh
+#   SOUS_BIN=/path/to/sous REDIS_URL=redis://127.0.0.1:6379 PORT=18090 COOLDOWN=12 bench/ads.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -131,7 +132,7 @@ api() {
 
 echo "sous ads delivery: $(nproc) cores, Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo "oha $("$OHA" --version | awk '{ print $2 }'): saturation -c $CONNECTIONS -z $DURATION, latency -q $RATE -c $CONNECTIONS -z $DURATION"
-echo "binary $BIN, Redis $REDIS_URL"
+echo "binary $BIN, Redis $REDIS_URL, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sous-ads.XXXXXX")
 mkdir -p "$dir/data" "$dir/oha"

@@ -236,7 +236,7 @@ async fn import_ingredients(file: &Path, mut settings: Settings) -> anyhow::Resu
         scheduler: false,
     };
     let app = Application::build(settings).await?;
-    let report = sous::ads::ingredients::import(app.platform(), &bytes).await?;
+    let report = sous::ads::ingredients::import(app.platform(), bytes.into()).await?;
     let mut out = std::io::stdout().lock();
     for error in &report.errors {
         writeln!(

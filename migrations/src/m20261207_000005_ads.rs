@@ -229,6 +229,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // The table's version (its latest change) is read by every replica at every refresh.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ads_ingredients_updated_at")
+                    .table(AdsIngredients::Table)
+                    .col(AdsIngredients::UpdatedAt)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -7,10 +7,10 @@
 //! A flush first *moves* the counting hash aside ([`PENDING`] → [`FLUSHING`], one atomic
 //! rename, so counting goes on into a fresh hash), gives the moved hash a flush id (set only if
 //! it has none), then applies it in one transaction that also inserts the id into
-//! `ads_flushes`, and only then deletes it. A flush that dies before its commit leaves the
+//! `ads_flushes`, and only then deletes it (if it still holds that id). A flush that dies before its commit leaves the
 //! moved hash, which the next flush applies; one that dies after its commit leaves it too, but
 //! its id is in `ads_flushes`, so the next flush only deletes it. A replica whose push fails
-//! keeps its counts and adds them at its next push.
+//! sends the same batch again at its next push; the cache store adds a batch once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -99,27 +99,53 @@ pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
 }
 
+/// Distinct unmatched names kept between two pushes: recipe pages name what they like, and a
+/// flood of made-up names must not grow the counts without bound.
+const MAX_UNMATCHED_PER_PUSH: usize = 500;
+/// How long the cache store remembers a pushed batch, so that one sent again (its first
+/// answer lost to a timeout) is not added twice.
+const REMEMBER_BATCHES: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[derive(Debug)]
+struct Batch {
+    id: String,
+    counts: HashMap<Counted, i64>,
+}
+
 /// Counts not yet added to the cache store.
 #[derive(Debug, Default)]
 pub struct LocalCounts {
     pending: Mutex<HashMap<Counted, i64>>,
+    /// A batch whose push failed: sent again as it was, under the same id.
+    unsent: Mutex<Option<Batch>>,
+    unmatched_dropped: std::sync::atomic::AtomicU64,
 }
 
 impl LocalCounts {
     pub fn add(&self, counted: Counted, by: i64) {
-        *self
-            .pending
-            .lock()
-            .expect("counts lock")
-            .entry(counted)
-            .or_default() += by;
+        let mut pending = self.pending.lock().expect("counts lock");
+        if matches!(counted, Counted::Unmatched { .. }) && !pending.contains_key(&counted) {
+            let unmatched = pending
+                .keys()
+                .filter(|c| matches!(c, Counted::Unmatched { .. }))
+                .count();
+            if unmatched >= MAX_UNMATCHED_PER_PUSH {
+                self.unmatched_dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+        }
+        *pending.entry(counted).or_default() += by;
     }
 
-    /// Impressions not yet added to the cache store, as (campaign, hour, count).
+    /// Impressions not yet known to be in the cache store, as (campaign, hour, count).
     pub fn impressions(&self) -> Vec<(String, i64, i64)> {
         let pending = self.pending.lock().expect("counts lock");
+        let unsent = self.unsent.lock().expect("counts lock");
+        let unsent = unsent.iter().flat_map(|batch| batch.counts.iter());
         pending
             .iter()
+            .chain(unsent)
             .filter_map(|(counted, n)| match counted {
                 Counted::Impression { campaign_id, hour } => Some((campaign_id.clone(), *hour, *n)),
                 _ => None,
@@ -127,18 +153,43 @@ impl LocalCounts {
             .collect()
     }
 
-    /// Adds what this replica counted to the cache store; on failure keeps it for the next push.
+    /// Adds what this replica counted to the cache store: first a batch that failed before,
+    /// under its id, then what was counted since, as a new batch. A batch whose answer is lost
+    /// (a timeout) may have been added all the same; sent again, it is not added twice.
     pub(crate) async fn push(&self, platform: &Platform) -> anyhow::Result<()> {
-        let taken = std::mem::take(&mut *self.pending.lock().expect("counts lock"));
-        if taken.is_empty() {
+        let dropped = self
+            .unmatched_dropped
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "too many distinct unmatched ingredient names; some were not counted"
+            );
+        }
+        let retry = self.unsent.lock().expect("counts lock").take();
+        if let Some(batch) = retry {
+            self.send(platform, batch).await?;
+        }
+        let counts = std::mem::take(&mut *self.pending.lock().expect("counts lock"));
+        if counts.is_empty() {
             return Ok(());
         }
-        let increments: Vec<(String, i64)> = taken.iter().map(|(c, n)| (c.field(), *n)).collect();
-        if let Err(error) = platform.cache.hincr_many(PENDING, &increments).await {
-            let mut pending = self.pending.lock().expect("counts lock");
-            for (counted, n) in taken {
-                *pending.entry(counted).or_default() += n;
-            }
+        let batch = Batch {
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            counts,
+        };
+        self.send(platform, batch).await
+    }
+
+    async fn send(&self, platform: &Platform, batch: Batch) -> anyhow::Result<()> {
+        let increments: Vec<(String, i64)> =
+            batch.counts.iter().map(|(c, n)| (c.field(), *n)).collect();
+        let sent = platform
+            .cache
+            .hincr_many_once(PENDING, &batch.id, &increments, REMEMBER_BATCHES)
+            .await;
+        if let Err(error) = sent {
+            *self.unsent.lock().expect("counts lock") = Some(batch);
             return Err(error.into());
         }
         Ok(())
@@ -193,7 +244,8 @@ pub async fn flush(platform: &Platform) -> anyhow::Result<usize> {
     if !applied {
         tracing::info!(flush = %id, "these counts were applied before; dropping them");
     }
-    cache.delete(FLUSHING).await?;
+    // Only this flush's hash: another flush may have moved newer counts here since.
+    cache.delete_hash_if(FLUSHING, FLUSH_ID_FIELD, &id).await?;
     Ok(if applied { counts.len() } else { 0 })
 }
 

@@ -69,7 +69,10 @@ impl From<AdError> for ApiError {
             AdError::ClickExpired => ApiError::new(Code::ClickExpired, detail),
             AdError::Csv(_) => ApiError::new(Code::CsvInvalid, detail),
             AdError::CsvTooLarge { .. } => ApiError::new(Code::PayloadTooLarge, detail),
-            AdError::Cache(e) => ApiError::unavailable(format!("the cache store failed: {e}"), 5),
+            AdError::Cache(e) => {
+                tracing::warn!(error = %e, "cache store failed");
+                ApiError::unavailable("the cache store is unavailable; try again", 5)
+            }
             AdError::Database(e) => e.into(),
             AdError::Unexpected(e) => ApiError::internal(e),
         }

@@ -39,6 +39,15 @@ struct Periodic {
     name: &'static str,
     every: Duration,
     run: TaskFn,
+    at_stop: AtStop,
+}
+
+/// Whether an every-replica task runs once more as its process stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtStop {
+    /// It hands on what the process holds (counts in memory, say).
+    Run,
+    Skip,
 }
 
 /// Periodic work registered by modules, assembled once in `lib.rs`.
@@ -72,17 +81,20 @@ impl Schedule {
             name,
             every,
             run: Arc::new(move |platform| Box::pin(run(platform))),
+            at_stop: AtStop::Skip,
         });
         self
     }
 
-    /// Runs `run` about every `every` in every process, whatever its roles, and once more when
-    /// the process stops (after its other roles have), so what a replica holds in memory is
-    /// handed on before it exits. `run` should return at once when it has nothing to do.
+    /// Runs `run` at start and then about every `every` in every process, whatever its roles,
+    /// and, with [`AtStop::Run`], once more when the process stops (after its other roles
+    /// have), so what a replica holds in memory is handed on before it exits. `run` should
+    /// return at once when it has nothing to do.
     pub fn on_each_replica<F, Fut>(
         &mut self,
         name: &'static str,
         every: Duration,
+        at_stop: AtStop,
         run: F,
     ) -> &mut Self
     where
@@ -97,6 +109,7 @@ impl Schedule {
             name,
             every,
             run: Arc::new(move |platform| Box::pin(run(platform))),
+            at_stop,
         });
         self
     }
@@ -130,7 +143,7 @@ pub async fn run_on_each_replica(
         return;
     }
     let tasks = &schedule.on_each_replica;
-    let mut next_due: Vec<Instant> = tasks.iter().map(|t| Instant::now() + t.every).collect();
+    let mut next_due: Vec<Instant> = tasks.iter().map(|_| Instant::now()).collect();
     tokio::pin!(shutdown);
     loop {
         for (task, due) in tasks.iter().zip(next_due.iter_mut()) {
@@ -147,9 +160,13 @@ pub async fn run_on_each_replica(
     }
 }
 
-/// The last run of every every-replica task, as the process stops.
+/// The last run of the every-replica tasks that hand something on, as the process stops.
 pub async fn final_pass(platform: &Platform, schedule: &Schedule) {
-    for task in &schedule.on_each_replica {
+    for task in schedule
+        .on_each_replica
+        .iter()
+        .filter(|t| t.at_stop == AtStop::Run)
+    {
         run_logged(platform, task).await;
     }
 }

@@ -172,3 +172,44 @@ async fn a_dead_redis_times_out_quickly() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn renames_and_conditional_deletes_of_hashes() {
+    for cache in caches().await {
+        let one = [("f".to_string(), Bytes::from_static(b"1"))];
+        assert!(
+            !cache.rename_if_absent("from", "to").await.unwrap(),
+            "{cache:?}: nothing to move"
+        );
+        cache.hset_many("from", &one).await.unwrap();
+        assert!(cache.rename_if_absent("from", "to").await.unwrap());
+        assert!(cache.hgetall("from").await.unwrap().is_empty());
+        cache.hset_many("from", &one).await.unwrap();
+        assert!(
+            !cache.rename_if_absent("from", "to").await.unwrap(),
+            "`to` is taken"
+        );
+        assert!(cache.rename("from", "to").await.unwrap(), "replaced");
+
+        cache
+            .hset("to", "id", Bytes::from_static(b"a"))
+            .await
+            .unwrap();
+        assert!(
+            !cache.delete_hash_if("to", "id", "b").await.unwrap(),
+            "{cache:?}: another id"
+        );
+        assert_eq!(cache.hgetall("to").await.unwrap().len(), 2);
+        assert!(cache.delete_hash_if("to", "id", "a").await.unwrap());
+        assert!(cache.hgetall("to").await.unwrap().is_empty());
+
+        cache
+            .set("value", Bytes::from_static(b"v"), None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(cache.hgetall("value").await, Err(CacheError::WrongType(_))),
+            "{cache:?}"
+        );
+    }
+}

@@ -8,7 +8,7 @@ use sea_orm::EntityTrait;
 use sea_orm::sea_query::OnConflict;
 use serde::{Deserialize, Serialize};
 
-use crate::ads::delivery::snapshot::INGREDIENT_JACK;
+use crate::ads::delivery::snapshot::{INGREDIENT_JACK, ingredient_jack_switch};
 use crate::ads::delivery::{self, AdRequest, Delivery};
 use crate::ads::entity::switch;
 use crate::ads::settings::AdSettings;
@@ -97,7 +97,7 @@ fn is_recipe_id(id: &str) -> bool {
 /// The first names within `max_ingredient_names` and `max_ingredient_bytes` (of decoded
 /// UTF-8), and how many the header gave.
 fn ingredient_names(raw: &[u8], settings: &AdSettings) -> Result<(Vec<String>, usize), String> {
-    let raw = std::str::from_utf8(raw).map_err(|_| "not ASCII".to_string())?;
+    let raw = std::str::from_utf8(raw).map_err(|_| "not ASCII text".to_string())?;
     let mut names = Vec::new();
     let mut given = 0;
     let mut bytes = 0;
@@ -176,7 +176,7 @@ pub(super) async fn click_through(
     let runtime = delivery::runtime(&platform);
     let now = Utc::now();
     let claims = click::verify(&runtime.clicks, &token, now)?;
-    let snapshot = runtime.snapshot(&platform).await;
+    let snapshot = runtime.snapshot();
     let live_link = snapshot
         .campaign(&claims.campaign_id)
         .and_then(|c| c.creatives.iter().find(|r| r.id == claims.creative_id))
@@ -225,10 +225,7 @@ pub struct SwitchInput {
 }
 
 async fn switch_view(platform: &Platform) -> Result<SwitchView, ApiError> {
-    let switch = switch::Entity::find_by_id(INGREDIENT_JACK)
-        .one(&platform.db)
-        .await?
-        .is_none_or(|row| row.enabled);
+    let switch = ingredient_jack_switch(&platform.db).await?;
     let setting = platform.settings.ads.ingredient_jack;
     Ok(SwitchView {
         enabled: setting && switch,

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ads::AdError;
-use crate::ads::delivery::{self, ResolutionView};
 use crate::ads::ingredients::{self, ImportReport};
+use crate::ads::normalize::MatchedBy;
 use crate::platform::Platform;
 use crate::platform::auth::Admin;
 use crate::platform::http::{ApiError, Page, Problem, page_limit};
@@ -37,7 +37,7 @@ pub(super) async fn import(
         .into()
     })
     .await?;
-    let report = ingredients::import(&platform, &bytes).await?;
+    let report = ingredients::import(&platform, bytes).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -85,6 +85,18 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// How one written name resolves.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ResolutionView {
+    pub name: String,
+    pub keys_tried: Vec<String>,
+    pub concepts: Vec<String>,
+    /// `table` (the name's key is a row), `honorific` (without its お/ご), `compound` (its
+    /// parts), or absent when nothing matched.
+    #[schema(value_type = Option<String>)]
+    pub matched_by: Option<MatchedBy>,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ResolveQuery {
@@ -109,8 +121,13 @@ pub(super) async fn resolve(
                 .with_field("name", format!("at most {max} bytes")),
         );
     }
-    let view = delivery::resolve_one(&platform, &query.name).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let resolution = ingredients::resolve_one(&platform, &query.name).await?;
+    Ok(HttpResponse::Ok().json(ResolutionView {
+        name: query.name.clone(),
+        keys_tried: resolution.keys_tried,
+        concepts: resolution.concepts,
+        matched_by: resolution.matched_by,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -22,7 +22,7 @@ use serde::Serialize;
 use super::click::{self, ClickClaims};
 use super::counting::{Counted, LocalCounts};
 use super::ingredients;
-use super::normalize::{self, MatchedBy};
+use super::normalize::Resolution;
 use crate::platform::Platform;
 use crate::platform::signed::SignedTokens;
 use breaker::Breaker;
@@ -30,12 +30,14 @@ use snapshot::Snapshot;
 
 /// What one platform's ads delivery keeps in process.
 pub struct Runtime {
+    /// Deliveries choose and count under its read lock; a reload swaps under its write lock,
+    /// so the new snapshot's counts hold every delivery made before it and none after.
     snapshot: RwLock<Arc<Snapshot>>,
-    first_load: tokio::sync::OnceCell<()>,
     breaker: Breaker,
     pub counts: LocalCounts,
-    /// Held while counts move (pushed, flushed) and while a reload reads them, so that a
-    /// reload never sees a count twice or not at all in this process.
+    /// Held while this process moves counts (push, flush) and while a reload reads them, so a
+    /// reload sees each count once. Other replicas' counts reach it only through the cache
+    /// store and the database, a few seconds late.
     counting: tokio::sync::Mutex<()>,
     pub clicks: SignedTokens,
     ingredient_steps: IntCounterVec,
@@ -52,7 +54,6 @@ pub fn runtime(platform: &Platform) -> Arc<Runtime> {
         let ads = &platform.settings.ads;
         Runtime {
             snapshot: RwLock::new(Arc::new(Snapshot::empty())),
-            first_load: tokio::sync::OnceCell::new(),
             breaker: Breaker::new(ads.breaker_failures, ads.breaker_cooldown),
             counts: LocalCounts::default(),
             counting: tokio::sync::Mutex::new(()),
@@ -67,31 +68,21 @@ pub fn runtime(platform: &Platform) -> Arc<Runtime> {
 }
 
 impl Runtime {
-    /// The current snapshot; the first call in a process waits for the first load.
-    pub async fn snapshot(&self, platform: &Platform) -> Arc<Snapshot> {
-        let loaded = self
-            .first_load
-            .get_or_try_init(|| async { self.reload(platform).await })
-            .await;
-        if let Err(error) = loaded {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "cannot load campaigns; serving none"
-            );
-        }
+    /// The current snapshot; never waits (empty until the first load, at start).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.read().expect("snapshot lock").clone()
     }
 
     pub async fn reload(&self, platform: &Platform) -> anyhow::Result<()> {
-        let fresh = {
-            let _counting = self.counting.lock().await;
-            snapshot::load(platform, &self.counts).await?
-        };
-        *self.snapshot.write().expect("snapshot lock") = Arc::new(fresh);
+        let _counting = self.counting.lock().await;
+        let mut fresh = snapshot::load(platform).await?;
+        let mut current = self.snapshot.write().expect("snapshot lock");
+        fresh.add_local(self.counts.impressions());
+        *current = Arc::new(fresh);
         Ok(())
     }
 
-    /// Runs one cache call within the budget, behind the breaker.
+    /// Runs `call` within the budget, behind the breaker.
     async fn cache_call<T>(
         &self,
         budget: Duration,
@@ -184,12 +175,11 @@ pub struct Delivery {
 
 pub async fn deliver(platform: &Platform, request: AdRequest) -> Delivery {
     let runtime = runtime(platform);
-    let snapshot = runtime.snapshot(platform).await;
     let ads = &platform.settings.ads;
-    let step = if !(ads.ingredient_jack && snapshot.ingredient_jack) {
+    let step = if !(ads.ingredient_jack && runtime.snapshot().ingredient_jack) {
         Err(Skipped::Disabled)
     } else {
-        recipe_concepts(platform, &runtime, &request).await
+        ingredient_step(platform, &runtime, &request).await
     };
     let outcome = step.as_ref().err().map_or("used", |s| s.as_str());
     runtime.ingredient_steps.with_label_values(&[outcome]).inc();
@@ -204,38 +194,41 @@ pub async fn deliver(platform: &Platform, request: AdRequest) -> Delivery {
         keyword: request.keyword.as_deref(),
         concepts: &concepts,
     };
-    let placements = choose::choose(&snapshot, &page, now, pacing, &mut rand::rng());
     let base = platform.settings.public_url.as_str().trim_end_matches('/');
     let expires_at = now.timestamp() + ads.click_ttl.as_secs() as i64;
-    let ads = placements
-        .into_iter()
-        .map(|placed| {
-            placed.campaign.served();
-            runtime
-                .counts
-                .add(Counted::impression(&placed.campaign.id, now), 1);
-            let token = click::sign(
-                &runtime.clicks,
-                &ClickClaims {
+    let ads = {
+        let snapshot = runtime.snapshot.read().expect("snapshot lock");
+        let placements = choose::choose(&snapshot, &page, now, pacing, &mut rand::rng());
+        placements
+            .into_iter()
+            .map(|placed| {
+                placed.campaign.served();
+                runtime
+                    .counts
+                    .add(Counted::impression(&placed.campaign.id, now), 1);
+                let token = click::sign(
+                    &runtime.clicks,
+                    &ClickClaims {
+                        campaign_id: placed.campaign.id.clone(),
+                        creative_id: placed.creative.id.clone(),
+                        slot: placed.slot.clone(),
+                        expires_at,
+                        nonce: rand::rng().random(),
+                    },
+                );
+                AdView {
+                    slot: placed.slot,
                     campaign_id: placed.campaign.id.clone(),
                     creative_id: placed.creative.id.clone(),
-                    slot: placed.slot.clone(),
-                    expires_at,
-                    nonce: rand::rng().random(),
-                },
-            );
-            AdView {
-                slot: placed.slot,
-                campaign_id: placed.campaign.id.clone(),
-                creative_id: placed.creative.id.clone(),
-                targeting: placed.campaign.targeting,
-                title: placed.creative.title.clone(),
-                image_url: placed.creative.image_url.clone(),
-                click_url: format!("{base}/v1/ads/click/{token}"),
-                payload: placed.creative.payload.clone(),
-            }
-        })
-        .collect();
+                    targeting: placed.campaign.targeting,
+                    title: placed.creative.title.clone(),
+                    image_url: placed.creative.image_url.clone(),
+                    click_url: format!("{base}/v1/ads/click/{token}"),
+                    payload: placed.creative.payload.clone(),
+                }
+            })
+            .collect()
+    };
     Delivery {
         ads,
         concepts,
@@ -243,41 +236,61 @@ pub async fn deliver(platform: &Platform, request: AdRequest) -> Delivery {
     }
 }
 
-fn recipe_key(recipe_id: &str) -> String {
-    format!("ads:recipe:{recipe_id}")
+/// Where a recipe's concepts are cached: by its id and the names it was sent with, so that a
+/// request with made-up names cannot decide what the real recipe page shows.
+pub fn recipe_key(recipe_id: &str, names: &[String]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(names.join("\n").as_bytes());
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ads:recipe:{recipe_id}:{short}")
+}
+
+enum Lookup {
+    Cached(Vec<String>),
+    Resolved(Vec<Resolution>),
+    TableNotLoaded,
+}
+
+/// The recipe's entry, or its names resolved against the table: one budget for both calls.
+async fn lookup(
+    platform: &Platform,
+    key: &str,
+    names: &[String],
+) -> Result<Lookup, super::AdError> {
+    if let Some(cached) = platform.cache.get(key).await?
+        && let Ok(concepts) = serde_json::from_slice::<Vec<String>>(&cached)
+    {
+        return Ok(Lookup::Cached(concepts));
+    }
+    Ok(match ingredients::resolve_names(platform, names).await? {
+        Some(resolutions) => Lookup::Resolved(resolutions),
+        None => Lookup::TableNotLoaded,
+    })
 }
 
 /// The recipe's concept ids: cached, or resolved from its names and then cached (an empty list
 /// too, so a recipe with no known ingredient is not resolved again on every view).
-async fn recipe_concepts(
+async fn ingredient_step(
     platform: &Platform,
     runtime: &Runtime,
     request: &AdRequest,
 ) -> Result<Vec<String>, Skipped> {
-    let Some(recipe_id) = &request.recipe_id else {
+    let (Some(recipe_id), false) = (&request.recipe_id, request.ingredient_names.is_empty()) else {
         return Err(Skipped::NoRecipe);
     };
     let ads = &platform.settings.ads;
-    let key = recipe_key(recipe_id);
+    let key = recipe_key(recipe_id, &request.ingredient_names);
     let budget = ads.cache_timeout;
-    let cached = runtime
-        .cache_call(budget, async { Ok(platform.cache.get(&key).await?) })
-        .await?;
-    if let Some(cached) = cached.and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok()) {
-        return Ok(cached);
-    }
-    if request.ingredient_names.is_empty() {
-        return Err(Skipped::NoRecipe);
-    }
-    let resolved = runtime
-        .cache_call(
-            budget,
-            ingredients::resolve_names(platform, &request.ingredient_names),
-        )
+    let resolutions = match runtime
+        .cache_call(budget, lookup(platform, &key, &request.ingredient_names))
         .await?
-        .ok_or(Skipped::TableNotLoaded)?;
+    {
+        Lookup::Cached(concepts) => return Ok(concepts),
+        Lookup::TableNotLoaded => return Err(Skipped::TableNotLoaded),
+        Lookup::Resolved(resolutions) => resolutions,
+    };
     let mut concepts: Vec<String> = Vec::new();
-    for (name, resolution) in request.ingredient_names.iter().zip(&resolved) {
+    for (name, resolution) in request.ingredient_names.iter().zip(&resolutions) {
         if resolution.matched_by.is_none() {
             if let Some(key) = resolution.keys_tried.first() {
                 runtime.counts.add(
@@ -310,53 +323,13 @@ async fn recipe_concepts(
     Ok(concepts)
 }
 
-/// How one written name resolves, for `GET /v1/ads/ingredients/resolve`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ResolutionView {
-    pub name: String,
-    pub keys_tried: Vec<String>,
-    pub concepts: Vec<String>,
-    /// `table` (the name's key is a row), `honorific` (without its お/ご), `compound` (its
-    /// parts), or absent when nothing matched.
-    #[schema(value_type = Option<String>)]
-    pub matched_by: Option<MatchedBy>,
-}
-
-pub async fn resolve_one(
-    platform: &Platform,
-    name: &str,
-) -> Result<ResolutionView, super::AdError> {
-    let resolved = ingredients::resolve_names(platform, &[name.to_string()])
-        .await?
-        .and_then(|mut all| all.pop());
-    let resolution = match resolved {
-        Some(resolution) => resolution,
-        None => {
-            ingredients::ensure_loaded(platform).await?;
-            ingredients::resolve_names(platform, &[name.to_string()])
-                .await?
-                .and_then(|mut all| all.pop())
-                .unwrap_or_else(|| normalize::resolve(&normalize::Candidates::of(name), |_| None))
-        }
-    };
-    Ok(ResolutionView {
-        name: name.to_string(),
-        keys_tried: resolution.keys_tried,
-        concepts: resolution.concepts,
-        matched_by: resolution.matched_by,
-    })
-}
-
 /// Every replica, every `ads.refresh_every`: the ingredient table in the cache store, then the
 /// snapshot.
 pub async fn refresh(platform: Platform) -> anyhow::Result<()> {
     if let Err(error) = ingredients::ensure_loaded(&platform).await {
         tracing::warn!(%error, "cannot load the ingredient table into the cache store");
     }
-    let runtime = runtime(&platform);
-    runtime.reload(&platform).await?;
-    let _ = runtime.first_load.set(());
-    Ok(())
+    runtime(&platform).reload(&platform).await
 }
 
 /// Every replica, every `ads.count_every` and as it stops: what it counted, into the cache

@@ -46,7 +46,8 @@ pub struct LiveCampaign {
     /// Delivered as of the load: today (of the snapshot's day) and in all.
     pub delivered_today: i64,
     pub delivered_total: i64,
-    /// Delivered by this replica since the load.
+    /// Delivered by this replica since the load (since the swap of this snapshot in, exactly:
+    /// deliveries count under the lock the swap takes).
     pub served_here: AtomicI64,
 }
 
@@ -83,6 +84,19 @@ impl Snapshot {
     pub fn campaign(&self, id: &str) -> Option<&LiveCampaign> {
         self.campaigns.iter().find(|c| c.id == id)
     }
+
+    /// Adds impressions (campaign, hour, count) this replica counted and has not pushed.
+    pub fn add_local(&mut self, impressions: Vec<(String, i64, i64)>) {
+        for (campaign_id, hour, n) in impressions {
+            let Some(campaign) = self.campaigns.iter_mut().find(|c| c.id == campaign_id) else {
+                continue;
+            };
+            campaign.delivered_total += n;
+            if hour >= self.day_start.timestamp() {
+                campaign.delivered_today += n;
+            }
+        }
+    }
 }
 
 /// Midnight at `offset_hours` from UTC, on or before `now`.
@@ -97,8 +111,19 @@ pub fn day_start(now: DateTime<Utc>, offset_hours: i32) -> DateTime<Utc> {
     midnight - offset
 }
 
-/// Reads everything delivery needs. `local` is what this replica counted and has not pushed.
-pub async fn load(platform: &Platform, local: &counting::LocalCounts) -> anyhow::Result<Snapshot> {
+/// Whether the switch in the database lets the ingredient jack run (no row: it does).
+pub async fn ingredient_jack_switch(
+    db: &sea_orm::DatabaseConnection,
+) -> Result<bool, sea_orm::DbErr> {
+    Ok(switch::Entity::find_by_id(INGREDIENT_JACK)
+        .one(db)
+        .await?
+        .is_none_or(|row| row.enabled))
+}
+
+/// Reads everything delivery needs, with what each campaign delivered as far as the database
+/// and the cache store know; [`Snapshot::add_local`] adds what this replica has not pushed.
+pub async fn load(platform: &Platform) -> anyhow::Result<Snapshot> {
     let now = Utc::now();
     let day = day_start(now, platform.settings.ads.day_offset_hours);
     let campaigns = campaign::Entity::find()
@@ -128,11 +153,8 @@ pub async fn load(platform: &Platform, local: &counting::LocalCounts) -> anyhow:
                 link: row.link,
             });
     }
-    let delivered = delivered(platform, local, &ids, day).await?;
-    let ingredient_jack = switch::Entity::find_by_id(INGREDIENT_JACK)
-        .one(&platform.db)
-        .await?
-        .is_none_or(|row| row.enabled);
+    let delivered = delivered(platform, &ids, day).await?;
+    let ingredient_jack = ingredient_jack_switch(&platform.db).await?;
     let campaigns = campaigns
         .into_iter()
         .map(|row| {
@@ -173,10 +195,9 @@ pub async fn load(platform: &Platform, local: &counting::LocalCounts) -> anyhow:
 }
 
 /// Impressions per campaign, (today, in all): flushed rows, plus what the cache store holds
-/// unflushed, plus what this replica has not pushed yet.
+/// unflushed.
 async fn delivered(
     platform: &Platform,
-    local: &counting::LocalCounts,
     ids: &[String],
     day: DateTime<Utc>,
 ) -> anyhow::Result<HashMap<String, (i64, i64)>> {
@@ -209,7 +230,7 @@ async fn delivered(
             tracing::warn!(%error, "cannot read unflushed counts; caps count flushed ones only");
             Vec::new()
         });
-    for (campaign_id, hour, n) in unflushed.into_iter().chain(local.impressions()) {
+    for (campaign_id, hour, n) in unflushed {
         if let Some(hour) = DateTime::from_timestamp(hour, 0) {
             add(campaign_id, hour, n);
         }

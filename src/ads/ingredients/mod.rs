@@ -3,9 +3,11 @@
 //! delivery reads, so one replica's import serves them all.
 //!
 //! The hash is replaced in one step: a new one is written under a temporary key and renamed
-//! over the old, so delivery never sees half a table. Its [`LOADED_FIELD`] tells a loaded
-//! table from a cache that lost it (a restarted Redis), which is then loaded again rather
-//! than read as "nothing matches".
+//! over the old, so delivery never sees half a table. Its [`LOADED_FIELD`] holds the version
+//! of the table it was loaded from (row count and latest change); every replica compares it
+//! with the database's at each refresh and loads the table again when they differ, so a cache
+//! that lost it (a restarted Redis), an import whose load failed, or an import made by the
+//! command line against another cache all heal within `ads.refresh_every`.
 
 pub mod csv;
 
@@ -16,7 +18,7 @@ use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -29,12 +31,15 @@ use csv::RowError;
 
 /// The cache-store hash delivery reads.
 pub const TABLE_KEY: &str = "ads:ingredients";
-/// A field no normalized key can be (keys are never empty): present once the table is loaded.
+/// A field no normalized key can be (keys are never empty): the version loaded.
 pub const LOADED_FIELD: &str = "";
 /// The table shipped with sous, loaded on first start when the table is empty.
 pub const SAMPLE: &[u8] = include_bytes!("../../../assets/ads/ingredients.csv");
 /// Rows per INSERT, under SQLite's bound on bound parameters.
 const CHUNK: usize = 500;
+/// Keys one delivery may look up: a few hundred fields are one quick `HMGET`; names past the
+/// bound are left unresolved.
+const MAX_KEYS: usize = 400;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ImportReport {
@@ -48,8 +53,9 @@ pub struct ImportReport {
 }
 
 /// Applies the good rows of a CSV table and reloads the cache-store copy.
-pub async fn import(platform: &Platform, bytes: &[u8]) -> Result<ImportReport, AdError> {
-    let parsed = csv::parse(bytes)?;
+pub async fn import(platform: &Platform, bytes: Bytes) -> Result<ImportReport, AdError> {
+    // Decoding and normalizing 20,000 rows is CPU work.
+    let parsed = crate::platform::cpu::run(move || csv::parse(&bytes)).await??;
     let applied = parsed.rows.len();
     upsert(&platform.db, &parsed.rows).await?;
     let table_rows = load_into_cache(platform).await?;
@@ -67,8 +73,10 @@ pub async fn import(platform: &Platform, bytes: &[u8]) -> Result<ImportReport, A
     })
 }
 
+/// All the rows or none.
 async fn upsert(db: &DatabaseConnection, rows: &[csv::TableRow]) -> Result<(), AdError> {
     let now = Utc::now();
+    let txn = db.begin().await?;
     for chunk in rows.chunks(CHUNK) {
         let models = chunk.iter().map(|row| ingredient::ActiveModel {
             key: Set(row.key.clone()),
@@ -88,14 +96,27 @@ async fn upsert(db: &DatabaseConnection, rows: &[csv::TableRow]) -> Result<(), A
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(db)
+            .exec_without_returning(&txn)
             .await?;
     }
+    txn.commit().await?;
     Ok(())
+}
+
+/// What the table is now, as the marker of the cache-store copy records it.
+async fn version(db: &DatabaseConnection) -> Result<String, AdError> {
+    let rows = ingredient::Entity::find().count(db).await?;
+    let latest = ingredient::Entity::find()
+        .order_by_desc(ingredient::Column::UpdatedAt)
+        .one(db)
+        .await?
+        .map(|row| row.updated_at.to_rfc3339());
+    Ok(format!("{rows}@{}", latest.unwrap_or_default()))
 }
 
 /// Replaces the cache-store copy with the whole table; returns its row count.
 pub async fn load_into_cache(platform: &Platform) -> Result<u64, AdError> {
+    let version = version(&platform.db).await?;
     let rows: Vec<(String, String)> = ingredient::Entity::find()
         .select_only()
         .column(ingredient::Column::Key)
@@ -105,19 +126,29 @@ pub async fn load_into_cache(platform: &Platform) -> Result<u64, AdError> {
         .await?;
     let count = rows.len() as u64;
     let loading = format!("{TABLE_KEY}:loading:{}", uuid::Uuid::now_v7().simple());
-    for chunk in rows.chunks(CHUNK * 2) {
-        let entries: Vec<(String, Bytes)> = chunk
-            .iter()
-            .map(|(key, concept)| (key.clone(), Bytes::from(concept.clone())))
-            .collect();
-        platform.cache.hset_many(&loading, &entries).await?;
+    let loaded = async {
+        for chunk in rows.chunks(CHUNK * 2) {
+            let entries: Vec<(String, Bytes)> = chunk
+                .iter()
+                .map(|(key, concept)| (key.clone(), Bytes::from(concept.clone())))
+                .collect();
+            platform.cache.hset_many(&loading, &entries).await?;
+        }
+        platform
+            .cache
+            .hset_many(
+                &loading,
+                &[(LOADED_FIELD.to_string(), Bytes::from(version))],
+            )
+            .await?;
+        platform.cache.rename(&loading, TABLE_KEY).await
     }
-    let loaded_at = Bytes::from(Utc::now().to_rfc3339());
-    platform
-        .cache
-        .hset_many(&loading, &[(LOADED_FIELD.to_string(), loaded_at)])
-        .await?;
-    platform.cache.rename(&loading, TABLE_KEY).await?;
+    .await;
+    if let Err(error) = loaded {
+        // Best effort: a half-written copy must not linger.
+        platform.cache.delete(&loading).await.ok();
+        return Err(error.into());
+    }
     Ok(count)
 }
 
@@ -125,12 +156,13 @@ pub async fn load_into_cache(platform: &Platform) -> Result<u64, AdError> {
 /// `ads.seed_ingredients`), and loads the cache-store copy when the cache has lost it.
 pub async fn ensure_loaded(platform: &Platform) -> Result<(), AdError> {
     let loaded = platform.cache.hget(TABLE_KEY, LOADED_FIELD).await?;
-    if loaded.is_some() {
+    let current = version(&platform.db).await?;
+    if loaded.as_deref() == Some(current.as_bytes()) {
         return Ok(());
     }
-    let empty = ingredient::Entity::find().count(&platform.db).await? == 0;
+    let empty = current.starts_with("0@");
     if empty && platform.settings.ads.seed_ingredients {
-        let report = import(platform, SAMPLE).await?;
+        let report = import(platform, Bytes::from_static(SAMPLE)).await?;
         tracing::info!(
             rows = report.table_rows,
             "loaded the sample ingredient table"
@@ -142,13 +174,23 @@ pub async fn ensure_loaded(platform: &Platform) -> Result<(), AdError> {
     Ok(())
 }
 
-/// How a batch of written names resolved against the cache-store table. `None` when the table
-/// is not loaded there (so nothing can be concluded).
+/// How a batch of written names resolved against the cache-store table, in one round trip:
+/// one resolution per name, in order, for as many names as fit in [`MAX_KEYS`]. `None` when
+/// the table is not loaded there (so nothing can be concluded).
 pub async fn resolve_names(
     platform: &Platform,
     names: &[String],
 ) -> Result<Option<Vec<Resolution>>, AdError> {
-    let candidates: Vec<Candidates> = names.iter().map(|n| Candidates::of(n)).collect();
+    let mut candidates: Vec<Candidates> = Vec::with_capacity(names.len());
+    let mut keys = 0;
+    for name in names {
+        let of = Candidates::of(name);
+        keys += of.keys().len();
+        if keys > MAX_KEYS {
+            break;
+        }
+        candidates.push(of);
+    }
     let mut fields: Vec<&str> = vec![LOADED_FIELD];
     let mut seen = BTreeSet::new();
     for key in candidates.iter().flat_map(Candidates::keys) {
@@ -172,6 +214,20 @@ pub async fn resolve_names(
             .map(|c| normalize::resolve(c, |key| table.get(key).cloned()))
             .collect(),
     ))
+}
+
+/// How one written name resolves, as delivery would resolve it (loading the table into the
+/// cache store first if it is not there).
+pub async fn resolve_one(platform: &Platform, name: &str) -> Result<Resolution, AdError> {
+    let names = [name.to_string()];
+    if let Some(mut resolved) = resolve_names(platform, &names).await? {
+        return Ok(resolved.pop().expect("one name, one resolution"));
+    }
+    ensure_loaded(platform).await?;
+    Ok(resolve_names(platform, &names)
+        .await?
+        .and_then(|mut all| all.pop())
+        .unwrap_or_else(|| normalize::resolve(&Candidates::of(name), |_| None)))
 }
 
 /// The concept ids among `concepts` that the table has.

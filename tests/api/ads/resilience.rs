@@ -82,7 +82,7 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         settings.jobs.url = Some(jobs_db.as_str().into());
         settings.ads.cache_timeout = Duration::from_millis(20);
         settings.ads.breaker_failures = 3;
-        settings.ads.breaker_cooldown = Duration::from_secs(60);
+        settings.ads.breaker_cooldown = Duration::from_millis(500);
     })
     .await;
     let advertiser_id = advertiser(&app).await;
@@ -99,7 +99,7 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
     // Frozen: connections stay open and nothing answers.
     redis.signal("-STOP");
     let mut skipped = Vec::new();
-    for i in 0..6 {
+    for i in 0..5 {
         let started = Instant::now();
         let (status, body, _) = deliver(
             &app,
@@ -127,19 +127,33 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         "{skipped:?}"
     );
 
-    // Dead: connections refused.
+    // Dead: connections refused, once the circuit lets calls through again.
     redis.signal("-KILL");
-    for i in 0..3 {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut skipped = Vec::new();
+    for i in 0..5 {
+        let started = Instant::now();
         let (status, body, _) = deliver(
             &app,
             &format!("slot=recipe_top&recipe_id=dead{i}"),
             Some(&["塩"]),
         )
         .await;
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "request {i} took {:?}",
+            started.elapsed()
+        );
         assert_eq!(
             (status, campaigns_of(&body)),
             (StatusCode::OK, vec![normal.clone()]),
             "{body}"
         );
+        skipped.push(body["ingredients_skipped"].as_str().unwrap().to_string());
     }
+    assert_ne!(
+        skipped[0], "circuit_open",
+        "the first call after the cooldown is tried: {skipped:?}"
+    );
+    assert_eq!(skipped.last().unwrap(), "circuit_open", "{skipped:?}");
 }
