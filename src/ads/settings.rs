@@ -18,7 +18,8 @@ pub struct AdSettings {
     /// ingredient targeting.
     #[serde(with = "humantime_serde")]
     pub cache_timeout: Duration,
-    /// Failed cache calls in a row that open the circuit, so later requests stop waiting.
+    /// Failed cache calls within one second, and at least half of that second's calls, that
+    /// open the circuit, so later requests stop waiting.
     pub breaker_failures: u32,
     /// How long an open circuit skips the cache before one request tries it again.
     #[serde(with = "humantime_serde")]
@@ -69,8 +70,8 @@ impl Default for AdSettings {
             .to_vec(),
             ingredient_jack: true,
             cache_timeout: Duration::from_millis(5),
-            breaker_failures: 5,
-            breaker_cooldown: Duration::from_secs(10),
+            breaker_failures: 20,
+            breaker_cooldown: Duration::from_secs(5),
             recipe_ttl: Duration::from_secs(24 * 3600),
             recipe_ttl_jitter: Duration::from_secs(2 * 3600),
             max_ingredient_names: 20,

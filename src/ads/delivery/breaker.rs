@@ -1,28 +1,42 @@
-//! A circuit breaker in front of the cache store on the delivery path: after
-//! `breaker_failures` failed calls in a row, requests stop calling it for `breaker_cooldown`
-//! and deliver without ingredient targeting at once instead of each waiting out its timeout.
+//! A circuit breaker in front of the cache store on the delivery path. It opens when, within
+//! one second, at least `breaker_failures` calls failed and they were at least half of the
+//! calls: a dead or frozen cache store then costs requests nothing for `breaker_cooldown`,
+//! while a stall of a few milliseconds under load (a few dozen timeouts among thousands of
+//! calls) does not switch ingredient targeting off. When the cooldown is over, one call tries
+//! the cache store; its success closes the circuit, its failure opens it again.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug)]
 pub struct Breaker {
-    threshold: u32,
+    min_failures: u64,
     cooldown: Duration,
     epoch: Instant,
-    failures: AtomicU32,
+    /// The second (since `epoch`) that `calls` and `failures` count.
+    window: AtomicU64,
+    calls: AtomicU64,
+    failures: AtomicU64,
     /// Milliseconds after `epoch` until which the circuit is open.
     open_until_ms: AtomicU64,
+    /// Set while the one call allowed after a cooldown is out.
+    probing: AtomicBool,
+    /// Whether the circuit has been opened and not closed since.
+    opened: AtomicBool,
 }
 
 impl Breaker {
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+    pub fn new(min_failures: u32, cooldown: Duration) -> Self {
         Breaker {
-            threshold,
+            min_failures: u64::from(min_failures),
             cooldown,
             epoch: Instant::now(),
-            failures: AtomicU32::new(0),
+            window: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
             open_until_ms: AtomicU64::new(0),
+            probing: AtomicBool::new(false),
+            opened: AtomicBool::new(false),
         }
     }
 
@@ -32,23 +46,58 @@ impl Breaker {
 
     /// Whether a call may be tried now.
     pub fn allows(&self) -> bool {
-        self.now_ms() >= self.open_until_ms.load(Ordering::Relaxed)
+        if !self.opened.load(Ordering::Acquire) {
+            return true;
+        }
+        if self.now_ms() < self.open_until_ms.load(Ordering::Acquire) {
+            return false;
+        }
+        // Cooled down: one call at a time tries.
+        !self.probing.swap(true, Ordering::AcqRel)
     }
 
     pub fn succeeded(&self) {
-        self.failures.store(0, Ordering::Relaxed);
+        self.count(false);
+        if self.opened.load(Ordering::Acquire) {
+            self.opened.store(false, Ordering::Release);
+            self.probing.store(false, Ordering::Release);
+        }
     }
 
     /// Counts a failure; true when this one opened the circuit.
     pub fn failed(&self) -> bool {
-        let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if failures < self.threshold {
+        let (calls, failures) = self.count(true);
+        let probe_failed = self.opened.load(Ordering::Acquire);
+        let too_many = failures >= self.min_failures && failures * 2 >= calls;
+        if !(probe_failed || too_many) {
             return false;
         }
-        self.failures.store(0, Ordering::Relaxed);
         let until = self.now_ms() + self.cooldown.as_millis() as u64;
-        self.open_until_ms.store(until, Ordering::Relaxed);
-        true
+        self.open_until_ms.store(until, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
+        !self.opened.swap(true, Ordering::AcqRel)
+    }
+
+    /// Counts a call in the current second's window; returns the window's (calls, failures).
+    fn count(&self, failed: bool) -> (u64, u64) {
+        let second = self.now_ms() / 1000;
+        let window = self.window.load(Ordering::Acquire);
+        if window != second
+            && self
+                .window
+                .compare_exchange(window, second, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.calls.store(0, Ordering::Release);
+            self.failures.store(0, Ordering::Release);
+        }
+        let calls = self.calls.fetch_add(1, Ordering::AcqRel) + 1;
+        let failures = if failed {
+            self.failures.fetch_add(1, Ordering::AcqRel) + 1
+        } else {
+            self.failures.load(Ordering::Acquire)
+        };
+        (calls, failures)
     }
 }
 
@@ -57,18 +106,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opens_after_failures_in_a_row_and_closes_after_the_cooldown() {
+    fn a_few_failures_among_many_calls_do_not_open_it() {
+        let breaker = Breaker::new(3, Duration::from_secs(60));
+        for _ in 0..100 {
+            breaker.succeeded();
+        }
+        for _ in 0..10 {
+            assert!(!breaker.failed());
+        }
+        assert!(breaker.allows(), "10 failures in 110 calls");
+    }
+
+    #[test]
+    fn mostly_failures_open_it_and_one_probe_closes_it() {
         let breaker = Breaker::new(3, Duration::from_millis(50));
-        assert!(breaker.allows());
-        assert!(!breaker.failed() && !breaker.failed());
         breaker.succeeded();
-        assert!(
-            !breaker.failed() && !breaker.failed(),
-            "success reset the count"
-        );
-        assert!(breaker.failed(), "the third in a row opens it");
+        assert!(!breaker.failed() && !breaker.failed());
+        assert!(breaker.failed(), "3 failures in 4 calls open it");
         assert!(!breaker.allows());
         std::thread::sleep(Duration::from_millis(60));
-        assert!(breaker.allows(), "closed again after the cooldown");
+        assert!(breaker.allows(), "one probe after the cooldown");
+        assert!(!breaker.allows(), "only one");
+        breaker.succeeded();
+        assert!(breaker.allows() && breaker.allows(), "closed");
+    }
+
+    #[test]
+    fn a_failed_probe_opens_it_again() {
+        let breaker = Breaker::new(1, Duration::from_millis(50));
+        assert!(breaker.failed());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(breaker.allows());
+        breaker.failed();
+        assert!(!breaker.allows(), "open again for another cooldown");
     }
 }

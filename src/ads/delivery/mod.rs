@@ -1,10 +1,12 @@
-//! Delivery: `GET /v1/ads`. Kill switch → recipe id → the recipe's concept ids from the cache
-//! store (or, on a miss, its ingredient names resolved against the cache-store table, then
-//! cached) → the choice among campaigns held in process → creatives with click URLs.
+//! Delivery: `GET /v1/ads`. Kill switch → recipe id → the recipe's concept ids: from this
+//! replica's recent recipes, else from the cache store, else its ingredient names resolved
+//! against this replica's copy of the cache-store table (the cache store's own before the copy
+//! is taken), then cached in both → the choice among campaigns held in process → creatives
+//! with click URLs. A popular recipe costs no round trip; a new one costs one.
 //!
-//! Every cache call on this path is bounded by `ads.cache_timeout` behind a circuit breaker;
-//! on a timeout, an error or an open circuit the ingredient step is skipped and delivery goes
-//! on with keyword and normal ads. Nothing here queries the database.
+//! The cache calls of a request share one budget, `ads.cache_timeout`, behind a circuit
+//! breaker; on a timeout, an error or an open circuit the ingredient step is skipped and
+//! delivery goes on with keyword and normal ads. Nothing here queries the database.
 
 mod breaker;
 pub mod choose;
@@ -21,7 +23,7 @@ use serde::Serialize;
 
 use super::click::{self, ClickClaims};
 use super::counting::{Counted, LocalCounts};
-use super::ingredients;
+use super::ingredients::{self, LocalTable};
 use super::normalize::Resolution;
 use crate::platform::Platform;
 use crate::platform::signed::SignedTokens;
@@ -41,7 +43,15 @@ pub struct Runtime {
     counting: tokio::sync::Mutex<()>,
     pub clicks: SignedTokens,
     ingredient_steps: IntCounterVec,
+    /// This replica's copy of the ingredient table (see `ingredients::LocalTable`).
+    table: RwLock<Option<Arc<LocalTable>>>,
+    /// Recipes this replica resolved or read lately: a popular recipe costs no round trip.
+    recipes: moka::sync::Cache<String, Arc<Vec<String>>>,
 }
+
+/// Recipes remembered in process; their entries in the cache store last `ads.recipe_ttl`.
+const LOCAL_RECIPES: u64 = 100_000;
+const LOCAL_RECIPE_TTL: Duration = Duration::from_secs(600);
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -63,6 +73,11 @@ pub fn runtime(platform: &Platform) -> Arc<Runtime> {
                 "Ad deliveries by what became of their ingredient step",
                 &["outcome"],
             ),
+            table: RwLock::new(None),
+            recipes: moka::sync::Cache::builder()
+                .max_capacity(LOCAL_RECIPES)
+                .time_to_live(LOCAL_RECIPE_TTL.min(ads.recipe_ttl))
+                .build(),
         }
     })
 }
@@ -79,6 +94,24 @@ impl Runtime {
         let mut current = self.snapshot.write().expect("snapshot lock");
         fresh.add_local(self.counts.impressions());
         *current = Arc::new(fresh);
+        Ok(())
+    }
+
+    fn table(&self) -> Option<Arc<LocalTable>> {
+        self.table.read().expect("table lock").clone()
+    }
+
+    /// Takes the cache-store table when its version changed.
+    async fn sync_table(&self, platform: &Platform) -> Result<(), super::AdError> {
+        let known = self.table().map(|t| t.version.clone());
+        if let Some(fresh) = ingredients::fetch_if_changed(platform, known.as_deref()).await? {
+            tracing::info!(
+                rows = fresh.len(),
+                version = fresh.version,
+                "ingredient table taken"
+            );
+            *self.table.write().expect("table lock") = Some(Arc::new(fresh));
+        }
         Ok(())
     }
 
@@ -251,16 +284,21 @@ enum Lookup {
     TableNotLoaded,
 }
 
-/// The recipe's entry, or its names resolved against the table: one budget for both calls.
+/// The recipe's entry in the cache store, or its names resolved against this replica's table
+/// (or, before it has one, the cache store's): one budget for both calls.
 async fn lookup(
     platform: &Platform,
     key: &str,
     names: &[String],
+    table: Option<Arc<LocalTable>>,
 ) -> Result<Lookup, super::AdError> {
     if let Some(cached) = platform.cache.get(key).await?
         && let Ok(concepts) = serde_json::from_slice::<Vec<String>>(&cached)
     {
         return Ok(Lookup::Cached(concepts));
+    }
+    if let Some(table) = table {
+        return Ok(Lookup::Resolved(table.resolve(names)));
     }
     Ok(match ingredients::resolve_names(platform, names).await? {
         Some(resolutions) => Lookup::Resolved(resolutions),
@@ -280,12 +318,22 @@ async fn ingredient_step(
     };
     let ads = &platform.settings.ads;
     let key = recipe_key(recipe_id, &request.ingredient_names);
+    if let Some(concepts) = runtime.recipes.get(&key) {
+        return Ok(concepts.as_ref().clone());
+    }
     let budget = ads.cache_timeout;
+    let table = runtime.table();
     let resolutions = match runtime
-        .cache_call(budget, lookup(platform, &key, &request.ingredient_names))
+        .cache_call(
+            budget,
+            lookup(platform, &key, &request.ingredient_names, table),
+        )
         .await?
     {
-        Lookup::Cached(concepts) => return Ok(concepts),
+        Lookup::Cached(concepts) => {
+            runtime.recipes.insert(key, Arc::new(concepts.clone()));
+            return Ok(concepts);
+        }
         Lookup::TableNotLoaded => return Err(Skipped::TableNotLoaded),
         Lookup::Resolved(resolutions) => resolutions,
     };
@@ -309,6 +357,9 @@ async fn ingredient_step(
             }
         }
     }
+    runtime
+        .recipes
+        .insert(key.clone(), Arc::new(concepts.clone()));
     // Written in the background: the page does not wait for it.
     let jitter = rand::rng().random_range(0..=ads.recipe_ttl_jitter.as_millis() as u64);
     let ttl = ads.recipe_ttl + Duration::from_millis(jitter);
@@ -323,13 +374,17 @@ async fn ingredient_step(
     Ok(concepts)
 }
 
-/// Every replica, every `ads.refresh_every`: the ingredient table in the cache store, then the
-/// snapshot.
+/// Every replica, every `ads.refresh_every`: the ingredient table in the cache store and this
+/// replica's copy of it, then the snapshot.
 pub async fn refresh(platform: Platform) -> anyhow::Result<()> {
+    let runtime = runtime(&platform);
     if let Err(error) = ingredients::ensure_loaded(&platform).await {
         tracing::warn!(%error, "cannot load the ingredient table into the cache store");
     }
-    runtime(&platform).reload(&platform).await
+    if let Err(error) = runtime.sync_table(&platform).await {
+        tracing::warn!(%error, "cannot take the ingredient table from the cache store");
+    }
+    runtime.reload(&platform).await
 }
 
 /// Every replica, every `ads.count_every` and as it stops: what it counted, into the cache

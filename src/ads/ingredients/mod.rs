@@ -174,13 +174,63 @@ pub async fn ensure_loaded(platform: &Platform) -> Result<(), AdError> {
     Ok(())
 }
 
-/// How a batch of written names resolved against the cache-store table, in one round trip:
-/// one resolution per name, in order, for as many names as fit in [`MAX_KEYS`]. `None` when
-/// the table is not loaded there (so nothing can be concluded).
-pub async fn resolve_names(
+/// A replica's own copy of the cache-store table, taken whenever its version changes, so
+/// that delivery resolves names without a round trip.
+#[derive(Debug, Default)]
+pub struct LocalTable {
+    pub version: String,
+    concepts: HashMap<String, String>,
+}
+
+impl LocalTable {
+    /// One resolution per name, in order, for as many names as fit in [`MAX_KEYS`].
+    pub fn resolve(&self, names: &[String]) -> Vec<Resolution> {
+        candidates(names)
+            .iter()
+            .map(|c| normalize::resolve(c, |key| self.concepts.get(key).cloned()))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.concepts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.concepts.is_empty()
+    }
+}
+
+/// The cache-store table, when its version differs from `known` (`None`: the same, or not
+/// loaded there).
+pub async fn fetch_if_changed(
     platform: &Platform,
-    names: &[String],
-) -> Result<Option<Vec<Resolution>>, AdError> {
+    known: Option<&str>,
+) -> Result<Option<LocalTable>, AdError> {
+    let Some(version) = platform.cache.hget(TABLE_KEY, LOADED_FIELD).await? else {
+        return Ok(None);
+    };
+    let version = String::from_utf8_lossy(&version).into_owned();
+    if known == Some(version.as_str()) {
+        return Ok(None);
+    }
+    let mut concepts: HashMap<String, String> = HashMap::new();
+    let mut read_version = None;
+    for (key, value) in platform.cache.hgetall(TABLE_KEY).await? {
+        let value = String::from_utf8_lossy(&value).into_owned();
+        if key == LOADED_FIELD {
+            read_version = Some(value);
+        } else {
+            concepts.insert(key, value);
+        }
+    }
+    Ok(Some(LocalTable {
+        version: read_version.unwrap_or(version),
+        concepts,
+    }))
+}
+
+/// The candidates of as many names as fit in [`MAX_KEYS`].
+fn candidates(names: &[String]) -> Vec<Candidates> {
     let mut candidates: Vec<Candidates> = Vec::with_capacity(names.len());
     let mut keys = 0;
     for name in names {
@@ -191,6 +241,17 @@ pub async fn resolve_names(
         }
         candidates.push(of);
     }
+    candidates
+}
+
+/// How a batch of written names resolved against the cache-store table, in one round trip:
+/// one resolution per name, in order, for as many names as fit in [`MAX_KEYS`]. `None` when
+/// the table is not loaded there (so nothing can be concluded).
+pub async fn resolve_names(
+    platform: &Platform,
+    names: &[String],
+) -> Result<Option<Vec<Resolution>>, AdError> {
+    let candidates = candidates(names);
     let mut fields: Vec<&str> = vec![LOADED_FIELD];
     let mut seen = BTreeSet::new();
     for key in candidates.iter().flat_map(Candidates::keys) {
