@@ -4,10 +4,12 @@
 # and an ingredient jack (concept salt), each with one creative, in three scenarios:
 #   - normal: ?slot=recipe_top, normal ads only (no recipe, no keyword);
 #   - warm:   ?slot=recipe_top&recipe_id=r1 with X-Recipe-Ingredients (10 names), the same
-#             recipe every request, so every request but the first reads its cached concepts;
+#             recipe every request, so every request but the first finds its concepts among
+#             the recipes the replica remembers (no round trip);
 #   - cold:   a new random recipe_id every request (oha --rand-regex-url) with the same 10
-#             names, so every request misses the recipe cache and resolves the names against
-#             the cache-store ingredient table (and caches the result in the background).
+#             names, so every request misses the recipe caches (one GET to Redis), resolves the
+#             names against the replica's copy of the ingredient table, and caches the result
+#             (in Redis in the background).
 # For each: p50/p99 latency at a fixed RATE (oha -q RATE), then requests/second at saturation
 # (oha -c CONNECTIONS), each for DURATION; then the jack's p99 over normal's, against the
 # targets (p99 under 5 ms at 5,000 req/s; the ingredient jack adding under 10 % to normal's
@@ -26,8 +28,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-50}
 RATE=${RATE:-5000}
 WARMUP=${WARMUP:-2s}
-# Seconds to wait after a run with failed cache calls: longer than ads.breaker_cooldown (10 s).
-COOLDOWN=${COOLDOWN:-12}
+# Seconds to wait after a run with failed cache calls: longer than ads.breaker_cooldown (5 s).
+COOLDOWN=${COOLDOWN:-7}
 # Empty: the binary's default (ads.cache_timeout, 5 ms), which is what a deployment gets. A long
 # one (CACHE_TIMEOUT=1s) keeps the breaker shut, to see what the ingredient step itself costs.
 CACHE_TIMEOUT=${CACHE_TIMEOUT:-}
