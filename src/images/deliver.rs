@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::budget;
 use super::codec::SourceFormat;
 use super::entity::variant::VariantKind;
 use super::error::ImageError;
@@ -22,17 +23,48 @@ use crate::platform::cpu;
 use crate::platform::jobs::{Job, JobContext, JobError, Queue};
 use crate::platform::storage::ObjectKey;
 
+/// Who waits for a rendition: a request is held to the rendering budget (see `budget.rs`), a
+/// background job to its queue's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asker {
+    Request,
+    Job,
+}
+
+/// The bytes of `variant`, or for a request past the budget those of the nearest stored
+/// rendition that satisfies it: returned with the variant they are.
 #[tracing::instrument(skip_all, fields(image_id = %image.id, variant = %variant.name()))]
 pub async fn rendition(
     platform: &Platform,
     image: &Image,
     variant: &Variant,
+    asker: Asker,
+) -> Result<(Bytes, Variant), ImageError> {
+    match stored_or_made(platform, image, variant, asker).await {
+        Err(ImageError::BudgetSpent) => {
+            let Some(nearest) = budget::nearest_stored(platform, image, variant).await? else {
+                return Err(ImageError::BudgetSpent);
+            };
+            let bytes = stored_or_made(platform, image, &nearest, asker).await?;
+            Ok((bytes, nearest))
+        }
+        result => Ok((result?, *variant)),
+    }
+}
+
+async fn stored_or_made(
+    platform: &Platform,
+    image: &Image,
+    variant: &Variant,
+    asker: Asker,
 ) -> Result<Bytes, ImageError> {
     let key = keys::variant(image.id, &image.version, variant);
     hot::rendition_or(key.clone(), async {
         match platform.store.get(&key).await {
             Ok(bytes) => Ok(bytes),
-            Err(object_store::Error::NotFound { .. }) => make(platform, image, variant).await,
+            Err(object_store::Error::NotFound { .. }) => {
+                make(platform, image, variant, asker).await
+            }
             Err(e) => Err(e.into()),
         }
     })
@@ -45,6 +77,8 @@ pub async fn rendition(
 fn unshare(error: Arc<ImageError>) -> ImageError {
     Arc::try_unwrap(error).unwrap_or_else(|shared| match *shared {
         ImageError::Changed => ImageError::Changed,
+        ImageError::BudgetSpent => ImageError::BudgetSpent,
+        ImageError::Busy => ImageError::Busy,
         ref other => ImageError::Unexpected(anyhow::anyhow!("{other}")),
     })
 }
@@ -89,8 +123,28 @@ pub fn renditions_made(platform: &Platform, format: &str) -> u64 {
     renditions(platform).with_label_values(&[format]).get()
 }
 
-/// Makes a rendition from the best source there is, and keeps it.
-async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<Bytes, ImageError> {
+/// Makes a rendition from the best source there is, and keeps it; for a request, within the
+/// budget.
+async fn make(
+    platform: &Platform,
+    image: &Image,
+    variant: &Variant,
+    asker: Asker,
+) -> Result<Bytes, ImageError> {
+    let kind = planned(image, &platform.settings.images)
+        .into_iter()
+        .find(|(planned, _)| planned == variant)
+        .map_or(VariantKind::Derived, |(_, kind)| kind);
+    let slots = budget::render_slots(platform);
+    let _slot = match asker {
+        Asker::Request => {
+            if kind == VariantKind::Derived && budget::spent(platform, image).await? {
+                return Err(ImageError::BudgetSpent);
+            }
+            Some(slots.acquire().await?)
+        }
+        Asker::Job => None,
+    };
     let (key, format, size) = source(platform, image, variant).await?;
     let bytes = platform.store.get(&key).await.map_err(|e| match e {
         // Replaced or deleted while this request ran.
@@ -105,10 +159,6 @@ async fn make(platform: &Platform, image: &Image, variant: &Variant) -> Result<B
         .expect("one target, one rendition");
     rendition_made(platform, variant.format().as_str(), started.elapsed());
     let encoded = Bytes::from(encoded);
-    let kind = planned(image, &platform.settings.images)
-        .into_iter()
-        .find(|(planned, _)| planned == variant)
-        .map_or(VariantKind::Derived, |(_, kind)| kind);
     // Kept for the next request; failing to keep it is no reason to fail this one.
     if let Err(error) = keep(platform, image, variant, kind, encoded.clone()).await {
         tracing::warn!(%error, "cannot keep a rendition");
@@ -162,7 +212,7 @@ impl Job for MakeRendition {
         {
             return Ok(());
         }
-        match rendition(&platform, &image, &self.variant).await {
+        match rendition(&platform, &image, &self.variant, Asker::Job).await {
             Ok(_) | Err(ImageError::Changed) => Ok(()),
             Err(e) if e.is_the_bytes_fault() => Err(JobError::permanent(anyhow::Error::new(e))),
             Err(e) => Err(JobError::retry(anyhow::Error::new(e))),

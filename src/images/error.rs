@@ -20,6 +20,15 @@ pub enum ImageError {
     /// The image was replaced or deleted while this request worked on it.
     #[error("the image changed while this request was handled; try again")]
     Changed,
+    /// The image version keeps as many asked-for renditions as it may, and none stored
+    /// satisfies this one.
+    #[error(
+        "this image has all the renditions it may keep and none stored fits this request; ask for a size, fit or format it has"
+    )]
+    BudgetSpent,
+    /// Every rendering slot is taken and the queue for them is full.
+    #[error("too many renditions are being made; try again shortly")]
+    Busy,
     #[error("object storage failed: {0}")]
     Store(#[from] object_store::Error),
     #[error(transparent)]
@@ -36,7 +45,9 @@ impl ImageError {
             | ImageError::Codec(_)
             | ImageError::MissingObject(_)
             | ImageError::Duplicate(_) => true,
-            ImageError::Changed
+            ImageError::BudgetSpent
+            | ImageError::Busy
+            | ImageError::Changed
             | ImageError::Store(_)
             | ImageError::Database(_)
             | ImageError::Unexpected(_) => false,
@@ -60,6 +71,10 @@ impl From<ImageError> for ApiError {
             ImageError::MissingObject(_) => ApiError::not_found(detail),
             ImageError::Duplicate(_) => ApiError::new(Code::ImageDuplicate, detail),
             ImageError::Changed => ApiError::new(Code::ImageChanged, detail),
+            ImageError::BudgetSpent => {
+                ApiError::new(Code::TooManyRequests, detail).with_retry_after(3600)
+            }
+            ImageError::Busy => ApiError::unavailable(detail, 1),
             ImageError::Store(e) => e.into(),
             ImageError::Database(e) => e.into(),
             ImageError::Unexpected(e) => ApiError::internal(e),
@@ -97,6 +112,8 @@ mod tests {
             ImageError::MissingObject(ObjectKey::parse("images/x").unwrap()),
             ImageError::Duplicate("0190".into()),
             ImageError::Changed,
+            ImageError::BudgetSpent,
+            ImageError::Busy,
             ImageError::Store(store_error()),
             ImageError::Database(sea_orm::DbErr::Custom("boom".into())),
             ImageError::Unexpected(anyhow::anyhow!("boom")),
@@ -120,6 +137,8 @@ mod tests {
                 ImageError::MissingObject(_) => Code::NotFound,
                 ImageError::Duplicate(_) => Code::ImageDuplicate,
                 ImageError::Changed => Code::ImageChanged,
+                ImageError::BudgetSpent => Code::TooManyRequests,
+                ImageError::Busy => Code::ServiceUnavailable,
                 ImageError::Store(_) => Code::ServiceUnavailable,
                 ImageError::Database(_) | ImageError::Unexpected(_) => Code::Internal,
             };

@@ -31,6 +31,7 @@
 //! encoding run on the blocking pool behind one permit per core (`platform/cpu.rs`).
 
 pub mod api;
+mod budget;
 pub mod codec;
 mod deliver;
 pub mod entity;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::transform::{Dimension, Preset};
+use super::transform::{DEFAULT_QUALITY, Dimension, Preset, Quality};
 use crate::config::ConfigError;
 
 /// The images module: what an upload may be, and which renditions are made ahead of requests.
@@ -22,6 +22,9 @@ pub struct ImageSettings {
     /// Sizes a requested `w` (or a lone `h`) snaps up to, so that URLs cannot ask for thousands
     /// of distinct sizes; empty to serve sizes as asked.
     pub sizes: Vec<Dimension>,
+    /// Qualities a requested `q` snaps to (the nearest), so that URLs cannot ask for a hundred
+    /// encodings of one size; empty to take any `q` from 1 to 100.
+    pub qualities: Vec<Quality>,
     /// Renditions made when an image is registered, as query strings with a format:
     /// `["w=320&format=webp", "w=2560&format=webp"]`.
     pub presets: Vec<Preset>,
@@ -29,15 +32,24 @@ pub struct ImageSettings {
     /// background while the next best format stands in. rav1e takes about half a second for
     /// 640×480 on one core, and seconds for more.
     pub inline_avif_pixels: u64,
-    /// Renditions clients asked for that are kept per image version; others are made on each
-    /// request (behind a CDN, rarely), so URL variations cannot fill the store.
+    /// Renditions clients asked for that are kept per image version. Past them, a request is
+    /// served the nearest stored rendition that satisfies it, or refused with a 429: URL
+    /// variations can neither fill the store nor make the server render without end.
     pub max_derived_variants: u32,
+    /// Renders made at once while requests wait (background jobs have their queue's bound).
+    pub max_renders: usize,
+    /// Requests that may wait for a render slot; past them, a 503 with `Retry-After`.
+    pub render_queue: usize,
+    /// How long a request waits for a render slot before its 503.
+    #[serde(with = "humantime_serde")]
+    pub render_wait: std::time::Duration,
 }
 
 impl Default for ImageSettings {
     fn default() -> Self {
         let size = |pixels| Dimension::try_from(pixels).expect("a valid default size");
         let preset = |query: &str| Preset::try_from(query.to_string()).expect("a valid preset");
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         ImageSettings {
             max_bytes: 32 * 1024 * 1024,
             max_pixels: 50_000_000,
@@ -50,6 +62,7 @@ impl Default for ImageSettings {
             ]
             .map(size)
             .to_vec(),
+            qualities: [50, 75, DEFAULT_QUALITY, 90].map(Quality::of).to_vec(),
             presets: [
                 "w=320&format=webp",
                 "w=320&format=avif",
@@ -60,6 +73,9 @@ impl Default for ImageSettings {
             .to_vec(),
             inline_avif_pixels: 640 * 480,
             max_derived_variants: 50,
+            max_renders: cores,
+            render_queue: 2 * cores,
+            render_wait: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -67,6 +83,7 @@ impl Default for ImageSettings {
 impl ImageSettings {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (setting, value) in [
+            ("SOUS_IMAGES__MAX_RENDERS", self.max_renders as u64),
             ("SOUS_IMAGES__MAX_BYTES", self.max_bytes),
             ("SOUS_IMAGES__MAX_PIXELS", self.max_pixels),
             ("SOUS_IMAGES__MAX_FRAMES", u64::from(self.max_frames)),
@@ -85,6 +102,12 @@ impl ImageSettings {
                     "sizes must be in increasing order, each once",
                 ));
             }
+        }
+        if !self.qualities.is_sorted_by(|a, b| a.get() < b.get()) {
+            return Err(ConfigError::invalid(
+                "SOUS_IMAGES__QUALITIES",
+                "qualities must be in increasing order, each once",
+            ));
         }
         Ok(())
     }

@@ -377,12 +377,21 @@ impl TransformSpec {
     }
 
     /// The spec with its box (at its `dpr`) snapped up to the nearest of `sizes` (beyond the
-    /// largest size, to [`MAX_DIMENSION`]); as it is without `sizes`. The width snaps, or the
+    /// largest size, to [`MAX_DIMENSION`]), and its quality to the nearest of `qualities` (the
+    /// higher of two as near); each as it is when its list is empty. The width snaps, or the
     /// height when alone; a height given with the width scales with it, so that a crop keeps
     /// the proportions asked for.
-    pub fn snapped(&self, sizes: &[Dimension]) -> TransformSpec {
+    pub fn snapped(&self, sizes: &[Dimension], qualities: &[Quality]) -> TransformSpec {
+        let quality = match (self.quality, qualities.is_empty()) {
+            (Some(asked), false) => qualities
+                .iter()
+                .copied()
+                .min_by_key(|q| (asked.0.abs_diff(q.0), std::cmp::Reverse(q.0))),
+            (quality, _) => quality,
+        };
+        let spec = TransformSpec { quality, ..*self };
         if sizes.is_empty() {
-            return *self;
+            return spec;
         }
         let snap = |side: u32| {
             let size = sizes
@@ -393,7 +402,7 @@ impl TransformSpec {
                 .unwrap_or(MAX_DIMENSION);
             Dimension(size)
         };
-        let (width, height) = match self.bounds() {
+        let (width, height) = match spec.bounds() {
             (Some(w), h) => {
                 let snapped = snap(w);
                 let h = h.map(|h| Dimension(scaled(h, snapped.get(), w).min(MAX_DIMENSION)));
@@ -405,7 +414,7 @@ impl TransformSpec {
             width,
             height,
             dpr: Dpr::ONE,
-            ..*self
+            ..spec
         }
     }
 
@@ -1015,7 +1024,7 @@ mod tests {
     #[test]
     fn sizes_snap_up_to_the_configured_list() {
         let sizes: Vec<Dimension> = [320, 640, 1280].map(long_side).to_vec();
-        let snapped = |query: &str| parse(query).unwrap().snapped(&sizes).to_string();
+        let snapped = |query: &str| parse(query).unwrap().snapped(&sizes, &[]).to_string();
         assert_eq!(snapped("w=300"), "w=320");
         assert_eq!(snapped("w=320"), "w=320");
         assert_eq!(snapped("w=321&h=100&fit=cover"), "w=640&h=199&fit=cover");
@@ -1026,6 +1035,23 @@ mod tests {
         assert_eq!(snapped("w=1281"), "w=4096");
         assert_eq!(snapped("format=webp"), "format=webp");
         // No list: as asked.
-        assert_eq!(parse("w=301").unwrap().snapped(&[]).to_string(), "w=301");
+        assert_eq!(
+            parse("w=301").unwrap().snapped(&[], &[]).to_string(),
+            "w=301"
+        );
+    }
+
+    #[test]
+    fn qualities_snap_to_the_nearest_listed() {
+        let qualities = [50, 75, 80, 90].map(Quality::of);
+        let snapped = |query: &str| parse(query).unwrap().snapped(&[], &qualities).to_string();
+        assert_eq!(snapped("q=1"), "q=50");
+        assert_eq!(snapped("q=62"), "q=50");
+        assert_eq!(snapped("q=63"), "q=75", "as near as 50: the higher");
+        assert_eq!(snapped("q=77"), "q=75");
+        assert_eq!(snapped("q=78"), "q=80");
+        assert_eq!(snapped("q=100"), "q=90");
+        assert_eq!(snapped("w=300"), "w=300", "no q: the default later");
+        assert_eq!(parse("q=33").unwrap().snapped(&[], &[]).to_string(), "q=33");
     }
 }

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
 use crate::images::codec::SourceFormat;
-use crate::images::deliver::{self, MakeRendition};
+use crate::images::deliver::{self, Asker, MakeRendition};
 use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
 use crate::images::rows::Image;
@@ -25,6 +25,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REDIRECT: &str = "public, max-age=300";
 /// How long a stand-in for an AVIF being made may be cached: caches then fetch the AVIF.
 const STAND_IN: &str = "public, max-age=60";
+/// How long the nearest stored rendition, served past the budget, may be cached.
+const NEAREST: &str = "public, max-age=86400";
 
 /// An image, resized and encoded as asked; without `format`, in the best format the client's
 /// `Accept` names (AVIF or WebP when named, else JPEG, or PNG for transparency). A large AVIF
@@ -42,7 +44,7 @@ const STAND_IN: &str = "public, max-age=60";
         ("dpr" = Option<f32>, Query, description = "Device pixel ratio, 1 to 4 (two decimals at most), multiplying w and h"),
         ("fit" = Option<String>, Query, description = "`inside` (default: all of the picture within w×h), `contain` (the same on a w×h canvas), `cover` (w×h filled, cropped around the centre) or `fill` (stretched to w×h); all but inside need w and h"),
         ("format" = Option<String>, Query, description = "`auto` (default, from Accept), `jpeg`, `webp`, `avif` or `png`"),
-        ("q" = Option<u8>, Query, description = "Quality of JPEG, WebP and AVIF, 1 to 100 (default 80)"),
+        ("q" = Option<u8>, Query, description = "Quality of JPEG, WebP and AVIF, 1 to 100 (default 80), snapped to the nearest of `images.qualities` (50, 75, 80, 90)"),
     ),
     responses(
         (status = 200, description = "The image; `Cache-Control: immutable`, `Vary: Accept` when the format was negotiated", content_type = "image/*"),
@@ -64,7 +66,10 @@ pub(super) async fn serve(
             let message = e.to_string();
             ApiError::bad_request(message.clone()).with_field(field, message)
         })?
-        .snapped(&platform.settings.images.sizes);
+        .snapped(
+            &platform.settings.images.sizes,
+            &platform.settings.images.qualities,
+        );
     let not_found = || ApiError::not_found(format!("no image {id}/{version}"));
     let parsed_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let asked = Version::parse(&version).ok_or_else(not_found)?;
@@ -89,7 +94,6 @@ pub(super) async fn serve(
         FormatChoice::Fixed(format) => (resolve(&platform, &spec, &image, format), false),
         FormatChoice::Auto => auto(&platform, &spec, &image, accept).await?,
     };
-    let format = variant.format();
     let etag = format!("\"{}-{}\"", image.version, variant.name());
     let unchanged = matches(&req, &etag);
     let mut response = if unchanged {
@@ -110,20 +114,32 @@ pub(super) async fn serve(
     if unchanged {
         return Ok(response.finish());
     }
-    let bytes = match deliver::rendition(&platform, &image, &variant).await {
-        Ok(bytes) => bytes,
-        // Replaced or deleted through another process since its row was cached here: the
-        // next request reads the row again.
-        Err(ImageError::Changed) => {
-            hot::forget(image.id).await;
-            return Err(ApiError::unavailable(
-                "the image just changed; try again",
-                1,
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok(response.content_type(format.content_type()).body(bytes))
+    let (bytes, served) =
+        match deliver::rendition(&platform, &image, &variant, Asker::Request).await {
+            Ok(served) => served,
+            // Replaced or deleted through another process since its row was cached here: the
+            // next request reads the row again.
+            Err(ImageError::Changed) => {
+                hot::forget(image.id).await;
+                return Err(ApiError::unavailable(
+                    "the image just changed; try again",
+                    1,
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+    if served != variant {
+        // The nearest stored rendition stands in: say which, and let caches keep it a day.
+        response
+            .insert_header((
+                header::ETAG,
+                format!("\"{}-{}\"", image.version, served.name()),
+            ))
+            .insert_header((header::CACHE_CONTROL, NEAREST));
+    }
+    Ok(response
+        .content_type(served.format().content_type())
+        .body(bytes))
 }
 
 fn resolve(

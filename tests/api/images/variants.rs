@@ -7,7 +7,7 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, VARY};
 use sous::platform::storage::ObjectKey;
 
 use super::samples::*;
-use super::{CHROME, fetch, nothing_ahead, objects_under, path, photo, picture, spawn};
+use super::{CHROME, fetch, nothing_ahead, objects_under, path, photo, picture, problem, spawn};
 use crate::helpers::{Backend, TestApp, backends, eventually};
 
 #[tokio::test]
@@ -125,7 +125,7 @@ async fn identical_requests_arriving_together_make_the_rendition_once() {
 }
 
 #[tokio::test]
-async fn client_renditions_are_kept_up_to_the_bound() {
+async fn client_renditions_are_kept_up_to_the_bound_and_then_never_made() {
     let app = spawn(&Backend::Embedded, |s| {
         nothing_ahead(s);
         s.images.max_derived_variants = 2;
@@ -137,14 +137,103 @@ async fn client_renditions_are_kept_up_to_the_bound() {
         image["id"].as_str().unwrap(),
         image["version"].as_str().unwrap()
     );
-    for (i, width) in [100, 200, 300].into_iter().enumerate() {
+    let before = sous::images::renditions_made(&app.platform, "webp");
+    for (i, width) in [100, 200].into_iter().enumerate() {
         let (_, shown) = picture(&app, &format!("{}?w={width}&format=webp", path(&image))).await;
         assert_eq!(shown.width(), width);
         // The original, then one rendition per request up to the bound.
+        assert_eq!(objects_under(&app, &version_prefix).await.len(), 2 + i);
+    }
+    // Past the bound, with nothing stored that fits: refused, nothing rendered.
+    let response = fetch(&app, &format!("{}?w=300&format=webp", path(&image)), None).await;
+    assert_eq!(response.headers()["retry-after"], "3600");
+    let (status, body) = problem(response).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests"))
+    );
+    assert_eq!(
+        sous::images::renditions_made(&app.platform, "webp") - before,
+        2
+    );
+    assert_eq!(objects_under(&app, &version_prefix).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_flood_of_distinct_urls_renders_within_the_budget() {
+    // The ladder is made ahead (JPEG 320, 640 and 1280 of this 1600 px photo); two more may be kept.
+    let app = spawn(&Backend::Embedded, |s| {
+        s.images.presets.clear();
+        s.images.ladder = [320, 640, 1280].map(|w| w.try_into().unwrap()).to_vec();
+        s.images.max_derived_variants = 2;
+    })
+    .await;
+    let image = app
+        .register_image(
+            "alice",
+            jpeg(1600, 1200, |x, y| [(x % 256) as u8, (y % 256) as u8, 90]),
+        )
+        .await;
+    app.run_jobs_until_idle(Duration::from_secs(60)).await;
+    let before = sous::images::renditions_made(&app.platform, "jpeg");
+    let mut served = Vec::new();
+    for width in [100, 150, 200, 250, 300, 350, 400, 450, 500, 550] {
+        for q in [50, 60, 70, 80, 90, 100] {
+            let response = fetch(
+                &app,
+                &format!("{}?w={width}&q={q}&format=jpeg", path(&image)),
+                None,
+            )
+            .await;
+            served.push((
+                width,
+                q,
+                response.status(),
+                response.headers().get("etag").cloned(),
+            ));
+        }
+    }
+    let made = sous::images::renditions_made(&app.platform, "jpeg") - before;
+    assert_eq!(made, 2, "60 distinct URLs, two renders: {served:?}");
+    for (width, q, status, etag) in &served {
         assert_eq!(
-            objects_under(&app, &version_prefix).await.len(),
-            1 + (i + 1).min(2),
-            "after w={width}"
+            *status,
+            StatusCode::OK,
+            "w={width} q={q}: the nearest stored rung"
+        );
+        assert!(etag.is_some());
+    }
+    // Past the bound the 640 rung stands in for w=500.
+    let response = fetch(&app, &format!("{}?w=500&format=jpeg", path(&image)), None).await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=86400");
+    let shown = pixels(&response.bytes().await.unwrap());
+    assert_eq!(shown.width(), 640);
+    // A crop nothing stored can stand in for.
+    let response = fetch(
+        &app,
+        &format!("{}?w=500&h=500&fit=cover&format=jpeg", path(&image)),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn qualities_snap_to_the_configured_list() {
+    let app = spawn(&Backend::Embedded, nothing_ahead).await;
+    let image = app.register_image("alice", photo()).await;
+    for (asked, kept) in [(1, 50), (77, 75), (78, 80), (100, 90)] {
+        let response = fetch(
+            &app,
+            &format!("{}?w=100&format=webp&q={asked}", path(&image)),
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let etag = response.headers()["etag"].to_str().unwrap().to_string();
+        assert!(
+            etag.ends_with(&format!("-q{kept}.webp\"")),
+            "q={asked}: {etag}"
         );
     }
 }
