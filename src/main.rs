@@ -58,6 +58,38 @@ enum Command {
         #[command(subcommand)]
         command: AdsCommand,
     },
+    /// Images: URLs of transformed pictures.
+    Images {
+        #[command(subcommand)]
+        command: ImagesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImagesCommand {
+    /// Print the URL of an image transformed as asked, signed when SOUS_IMAGES__SIGN_URLS is
+    /// on (with the first of SOUS_IMAGES_URL_KEYS).
+    Url(ImageUrl),
+}
+
+#[derive(Debug, Args)]
+struct ImageUrl {
+    /// The image id.
+    id: String,
+    #[arg(long)]
+    w: Option<u32>,
+    #[arg(long)]
+    h: Option<u32>,
+    #[arg(long)]
+    dpr: Option<String>,
+    /// inside, contain, cover or fill.
+    #[arg(long)]
+    fit: Option<String>,
+    /// auto, jpeg, webp, avif or png.
+    #[arg(long)]
+    format: Option<String>,
+    #[arg(long)]
+    q: Option<u8>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -225,17 +257,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ads {
             command: AdsCommand::ImportIngredients { file },
         } => import_ingredients(&file, settings).await,
+        Command::Images {
+            command: ImagesCommand::Url(args),
+        } => image_url(args, settings).await,
     }
 }
 
-async fn import_ingredients(file: &Path, mut settings: Settings) -> anyhow::Result<()> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+/// An application with no role: the connections, for a command that needs them once. It runs
+/// no jobs, so its queue is in memory: a server running on the same embedded files keeps
+/// its own to itself.
+async fn without_roles(mut settings: Settings) -> anyhow::Result<Application> {
     settings.roles = Roles {
         api: false,
         worker: false,
         scheduler: false,
     };
-    let app = Application::build(settings).await?;
+    settings.jobs.url = Some("sqlite::memory:".into());
+    Application::build(settings).await
+}
+
+async fn image_url(args: ImageUrl, settings: Settings) -> anyhow::Result<()> {
+    let query: Vec<String> = [
+        ("w", args.w.map(|v| v.to_string())),
+        ("h", args.h.map(|v| v.to_string())),
+        ("dpr", args.dpr),
+        ("fit", args.fit),
+        ("format", args.format),
+        ("q", args.q.map(|v| v.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name}={v}")))
+    .collect();
+    let query = query.join("&");
+    // Checked as the server will check it, so a bad parameter fails here, not in a browser.
+    sous::images::transform::TransformSpec::parse(&query)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.field()))?;
+    let app = without_roles(settings).await?;
+    let image = sous::images::find(app.platform(), &args.id)
+        .await?
+        .with_context(|| format!("there is no image {}", args.id))?;
+    println!("{}", sous::images::url(app.platform(), &image, &query));
+    Ok(())
+}
+
+async fn import_ingredients(file: &Path, settings: Settings) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let app = without_roles(settings).await?;
     let report = sous::ads::ingredients::import(app.platform(), bytes.into()).await?;
     let mut out = std::io::stdout().lock();
     for error in &report.errors {

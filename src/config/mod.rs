@@ -156,7 +156,7 @@ impl Settings {
         let figment = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
             .merge(env_provider());
-        let mut settings = Self::from_figment(figment)?;
+        let mut settings = Self::extract(figment)?;
         // Secrets come from the environment only, never from a file that may be committed.
         settings.signing_key = std::env::var("SOUS_SIGNING_KEY")
             .ok()
@@ -169,18 +169,29 @@ impl Settings {
         if settings.jwt.public_key.is_none() {
             settings.jwt.public_key = std::env::var("SOUS_JWT_PUBLIC_KEY").ok();
         }
+        settings.images.url_keys = std::env::var("SOUS_IMAGES_URL_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| SecretString::from(k.to_string()))
+            .collect();
         settings.validate()?;
         Ok(settings)
     }
 
     /// Extract settings from any figment (tests build theirs from defaults and overrides).
     pub fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
-        let settings: Settings = figment.extract().map_err(|e| {
-            let messages: Vec<String> = e.into_iter().map(describe_figment_error).collect();
-            ConfigError::Parse(messages.join("; "))
-        })?;
+        let settings = Self::extract(figment)?;
         settings.validate()?;
         Ok(settings)
+    }
+
+    fn extract(figment: Figment) -> Result<Settings, ConfigError> {
+        figment.extract().map_err(|e| {
+            let messages: Vec<String> = e.into_iter().map(describe_figment_error).collect();
+            ConfigError::Parse(messages.join("; "))
+        })
     }
 
     /// The platform's own checks, then each section's.
@@ -266,7 +277,13 @@ fn is_not_a_setting(key: &str) -> bool {
     let key = key.as_str();
     matches!(
         key,
-        "signing_key" | "jwt_public_key" | "events_token" | "config" | "log" | "require_services"
+        "signing_key"
+            | "jwt_public_key"
+            | "events_token"
+            | "images_url_keys"
+            | "config"
+            | "log"
+            | "require_services"
     ) || key.starts_with("test_")
         || key.starts_with("bench_")
 }

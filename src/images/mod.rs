@@ -43,6 +43,7 @@ mod objects;
 mod register;
 mod rows;
 pub mod settings;
+pub mod signing;
 pub mod transform;
 mod uploads;
 pub mod variants;
@@ -58,6 +59,7 @@ pub use deliver::renditions_made;
 pub use error::ImageError;
 pub use register::{Source, register};
 pub use rows::Image;
+pub use signing::url;
 
 /// The management endpoints and the delivery URL.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -83,16 +85,25 @@ pub fn register_events(routes: &mut EventRoutes) {
     routes.on_created::<uploads::RegisterUpload>(keys::UPLOADS);
 }
 
+/// The image `id` as it is now; `None` when there is no such image (or `id` is not an image
+/// id).
+pub async fn find(
+    platform: &crate::platform::Platform,
+    id: &str,
+) -> Result<Option<Image>, sea_orm::DbErr> {
+    let Ok(id) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    hot::image(&platform.db, id).await
+}
+
 /// Where the image `id` is served now (its URL changes with its bytes); `None` when there is
-/// no such image (or `id` is not an image id).
+/// no such image.
 pub async fn url_of(
     platform: &crate::platform::Platform,
     id: &str,
 ) -> Result<Option<String>, sea_orm::DbErr> {
-    let Ok(id) = uuid::Uuid::parse_str(id) else {
-        return Ok(None);
-    };
-    let image = hot::image(&platform.db, id).await?;
-    let base = platform.settings.public_url.as_str().trim_end_matches('/');
-    Ok(image.map(|image| format!("{base}{}", image.path())))
+    Ok(find(platform, id)
+        .await?
+        .map(|image| url(platform, &image, "")))
 }

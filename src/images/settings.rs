@@ -1,9 +1,11 @@
 //! The images module's settings section (`SOUS_IMAGES__*`).
 
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::transform::{DEFAULT_QUALITY, Dimension, Preset, Quality};
 use crate::config::ConfigError;
+use secrecy::ExposeSecret;
 
 /// The images module: what an upload may be, and which renditions are made ahead of requests.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -43,6 +45,12 @@ pub struct ImageSettings {
     /// How long a request waits for a render slot before its 503.
     #[serde(with = "humantime_serde")]
     pub render_wait: std::time::Duration,
+    /// Serve transformed pictures only at URLs signed with `url_keys` (see `signing.rs`).
+    pub sign_urls: bool,
+    /// Keys of signed URLs, the signing one first. Environment only
+    /// (`SOUS_IMAGES_URL_KEYS`, comma-separated); never read from `sous.toml`.
+    #[serde(skip)]
+    pub url_keys: Vec<SecretString>,
 }
 
 impl Default for ImageSettings {
@@ -76,6 +84,8 @@ impl Default for ImageSettings {
             max_renders: cores,
             render_queue: 2 * cores,
             render_wait: std::time::Duration::from_secs(5),
+            sign_urls: false,
+            url_keys: Vec::new(),
         }
     }
 }
@@ -102,6 +112,15 @@ impl ImageSettings {
                     "sizes must be in increasing order, each once",
                 ));
             }
+        }
+        if self.sign_urls
+            && (self.url_keys.is_empty()
+                || self.url_keys.iter().any(|k| k.expose_secret().len() < 32))
+        {
+            return Err(ConfigError::invalid(
+                "SOUS_IMAGES_URL_KEYS",
+                "SOUS_IMAGES__SIGN_URLS needs at least one key, each of 32 characters or more (`openssl rand -hex 32`)",
+            ));
         }
         if !self.qualities.is_sorted_by(|a, b| a.get() < b.get()) {
             return Err(ConfigError::invalid(

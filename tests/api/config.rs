@@ -33,6 +33,13 @@ fn bad_settings_fail_at_start_naming_the_setting() {
             "0",
             "queue `print`",
         ),
+        ("SOUS_IMAGES__SIGN_URLS", "true", "SOUS_IMAGES_URL_KEYS"),
+        (
+            "SOUS_IMAGES__QUALITIES",
+            "[90,50]",
+            "SOUS_IMAGES__QUALITIES",
+        ),
+        ("SOUS_ADS__SLOTS", "[]", "SOUS_ADS__SLOTS"),
     ] {
         let output = sous(&[(key, value)], &["serve"]);
         let stderr = String::from_utf8_lossy(&output.stderr);

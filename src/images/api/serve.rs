@@ -15,7 +15,7 @@ use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
 use crate::images::rows::Image;
 use crate::images::transform::{FormatChoice, OutputFormat, TransformSpec, Variant};
-use crate::images::{ImageError, hot};
+use crate::images::{ImageError, hot, signing};
 use crate::platform::Platform;
 use crate::platform::http::{ApiError, Problem};
 
@@ -60,7 +60,14 @@ pub(super) async fn serve(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, version) = path.into_inner();
-    let spec = TransformSpec::parse(req.query_string())
+    let images = &platform.settings.images;
+    let query = if images.sign_urls {
+        signing::verify(&images.url_keys, req.path(), req.query_string())
+            .map_err(ApiError::forbidden)?
+    } else {
+        req.query_string()
+    };
+    let spec = TransformSpec::parse(query)
         .map_err(|e| {
             let field = e.field();
             let message = e.to_string();
@@ -78,8 +85,14 @@ pub(super) async fn serve(
         .ok_or_else(not_found)?;
     if image.version != asked {
         let mut location = image.path();
-        if !req.query_string().is_empty() {
-            location = format!("{location}?{}", req.query_string());
+        if !query.is_empty() {
+            // A signed query is signed again for the current version's path.
+            let query = if images.sign_urls {
+                signing::sign(&images.url_keys, &location, query)
+            } else {
+                query.to_string()
+            };
+            location = format!("{location}?{query}");
         }
         return Ok(HttpResponse::TemporaryRedirect()
             .insert_header((header::LOCATION, location))

@@ -7,6 +7,7 @@ pub mod samples;
 mod manage;
 mod register;
 mod serve;
+mod signed;
 mod variants;
 
 use reqwest::StatusCode;
