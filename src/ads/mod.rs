@@ -38,7 +38,7 @@ pub mod submission;
 use actix_web::web;
 
 use crate::config::Settings;
-use crate::platform::scheduler::{AtStop, Schedule};
+use crate::platform::scheduler::Schedule;
 
 pub use error::AdError;
 
@@ -54,26 +54,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// its own (an embedded deployment, whose cache dies with it).
 pub fn register_tasks(schedule: &mut Schedule, settings: &Settings) {
     let ads = &settings.ads;
-    schedule.on_each_replica(
-        "ads.refresh",
-        ads.refresh_every,
-        AtStop::Skip,
-        delivery::refresh,
-    );
-    schedule.on_each_replica(
-        "ads.count",
-        ads.count_every,
-        AtStop::Run,
-        delivery::push_counts,
-    );
+    schedule
+        .on_each_replica("ads.refresh", ads.refresh_every, delivery::refresh)
+        .at_start();
+    schedule
+        .on_each_replica("ads.count", ads.count_every, delivery::push_counts)
+        .at_stop();
     if settings.redis_url.is_some() {
         schedule.every("ads.flush", ads.flush_every, delivery::flush_counts);
     } else {
-        schedule.on_each_replica(
-            "ads.flush",
-            ads.flush_every,
-            AtStop::Run,
-            delivery::flush_counts,
-        );
+        schedule
+            .on_each_replica("ads.flush", ads.flush_every, delivery::flush_counts)
+            .at_stop();
     }
 }

@@ -39,15 +39,25 @@ struct Periodic {
     name: &'static str,
     every: Duration,
     run: TaskFn,
-    at_stop: AtStop,
+    at_start: bool,
+    at_stop: bool,
 }
 
-/// Whether an every-replica task runs once more as its process stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AtStop {
-    /// It hands on what the process holds (counts in memory, say).
-    Run,
-    Skip,
+/// An every-replica task being registered: when it runs besides every period.
+pub struct ReplicaTask<'a>(&'a mut Periodic);
+
+impl ReplicaTask<'_> {
+    /// Also as the process starts (what the process needs before it serves, say).
+    pub fn at_start(self) -> Self {
+        self.0.at_start = true;
+        self
+    }
+
+    /// Also as the process stops, after its roles have (what it holds in memory, handed on).
+    pub fn at_stop(self) -> Self {
+        self.0.at_stop = true;
+        self
+    }
 }
 
 /// Periodic work registered by modules, assembled once in `lib.rs`.
@@ -81,22 +91,21 @@ impl Schedule {
             name,
             every,
             run: Arc::new(move |platform| Box::pin(run(platform))),
-            at_stop: AtStop::Skip,
+            at_start: false,
+            at_stop: false,
         });
         self
     }
 
-    /// Runs `run` at start and then about every `every` in every process, whatever its roles,
-    /// and, with [`AtStop::Run`], once more when the process stops (after its other roles
-    /// have), so what a replica holds in memory is handed on before it exits. `run` should
-    /// return at once when it has nothing to do.
+    /// Runs `run` about every `every` in every process, whatever its roles (and at start or at
+    /// stop when the returned [`ReplicaTask`] says so). `run` should return at once when it has
+    /// nothing to do.
     pub fn on_each_replica<F, Fut>(
         &mut self,
         name: &'static str,
         every: Duration,
-        at_stop: AtStop,
         run: F,
-    ) -> &mut Self
+    ) -> ReplicaTask<'_>
     where
         F: Fn(Platform) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -109,9 +118,10 @@ impl Schedule {
             name,
             every,
             run: Arc::new(move |platform| Box::pin(run(platform))),
-            at_stop,
+            at_start: false,
+            at_stop: false,
         });
-        self
+        ReplicaTask(self.on_each_replica.last_mut().expect("just pushed"))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,7 +153,10 @@ pub async fn run_on_each_replica(
         return;
     }
     let tasks = &schedule.on_each_replica;
-    let mut next_due: Vec<Instant> = tasks.iter().map(|_| Instant::now()).collect();
+    let mut next_due: Vec<Instant> = tasks
+        .iter()
+        .map(|t| Instant::now() + if t.at_start { Duration::ZERO } else { t.every })
+        .collect();
     tokio::pin!(shutdown);
     loop {
         for (task, due) in tasks.iter().zip(next_due.iter_mut()) {
@@ -162,11 +175,7 @@ pub async fn run_on_each_replica(
 
 /// The last run of the every-replica tasks that hand something on, as the process stops.
 pub async fn final_pass(platform: &Platform, schedule: &Schedule) {
-    for task in schedule
-        .on_each_replica
-        .iter()
-        .filter(|t| t.at_stop == AtStop::Run)
-    {
+    for task in schedule.on_each_replica.iter().filter(|t| t.at_stop) {
         run_logged(platform, task).await;
     }
 }

@@ -11,6 +11,13 @@ use sous::ads::entity::hourly_stat;
 use super::{advertiser, campaign, deliver, spawn};
 use crate::helpers::{TestApp, backends};
 
+/// Counts flushed only when the test flushes: no scheduler (with Redis), no periodic flush in
+/// process (embedded).
+fn only_test_flushes(settings: &mut sous::config::Settings) {
+    settings.roles.scheduler = false;
+    settings.ads.flush_every = Duration::from_secs(3600);
+}
+
 async fn impressions(app: &TestApp, id: &str) -> i64 {
     let (_, stats) = app
         .get_json(&app.admin_token(), &format!("/v1/ads/campaigns/{id}/stats"))
@@ -30,8 +37,7 @@ async fn deliver_times(app: &TestApp, n: usize) {
 #[tokio::test]
 async fn a_flush_that_dies_before_or_after_its_commit_counts_everything_once() {
     for backend in backends() {
-        // Flushes only when the test says so.
-        let app = spawn(&backend, |s| s.ads.flush_every = Duration::from_secs(3600)).await;
+        let app = spawn(&backend, only_test_flushes).await;
         let advertiser_id = advertiser(&app).await;
         let id = campaign(&app, &advertiser_id, json!({})).await;
         let cache = &app.platform.cache;
@@ -87,7 +93,7 @@ async fn a_flush_that_dies_before_or_after_its_commit_counts_everything_once() {
 #[tokio::test]
 async fn flushes_racing_each_other_count_everything_once() {
     for backend in backends() {
-        let app = spawn(&backend, |s| s.ads.flush_every = Duration::from_secs(3600)).await;
+        let app = spawn(&backend, only_test_flushes).await;
         let advertiser_id = advertiser(&app).await;
         let id = campaign(&app, &advertiser_id, json!({})).await;
         for round in 1..=5 {

@@ -101,9 +101,9 @@ async fn the_ingredient_jack_then_the_keyword_jack_then_normal_ads() {
     }
 }
 
-/// The recipe entry at `key`, once the background write has landed (within 2 s).
+/// The recipe entry at `key`, once the background write has landed (within 10 s).
 async fn cached(app: &crate::helpers::TestApp, key: &str) -> Option<bytes::Bytes> {
-    for _ in 0..100 {
+    for _ in 0..500 {
         if let Some(value) = app.platform.cache.get(key).await.unwrap() {
             return Some(value);
         }

@@ -81,6 +81,8 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         // Jobs stay on SQLite: this test is about the cache.
         settings.jobs.url = Some(jobs_db.as_str().into());
         settings.ads.cache_timeout = Duration::from_millis(20);
+        // A call that nothing bounded but Redis's own timeout would take seconds.
+        settings.redis_timeout = Duration::from_secs(5);
         settings.ads.breaker_failures = 3;
         settings.ads.breaker_cooldown = Duration::from_millis(500);
     })
@@ -110,9 +112,9 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         let took = started.elapsed();
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(campaigns_of(&body), vec![normal.clone()], "{body}");
-        // The budget is 20 ms; Redis's own timeout is 500 ms and a hung call would wait it out.
+        // The budget is 20 ms; Redis's own timeout is 5 s and a hung call would wait it out.
         assert!(
-            took < Duration::from_millis(400),
+            took < Duration::from_millis(2000),
             "request {i} took {took:?}"
         );
         skipped.push(body["ingredients_skipped"].as_str().unwrap().to_string());
@@ -140,7 +142,7 @@ async fn delivery_goes_on_with_normal_ads_when_the_cache_store_hangs_or_dies() {
         )
         .await;
         assert!(
-            started.elapsed() < Duration::from_millis(400),
+            started.elapsed() < Duration::from_millis(2000),
             "request {i} took {:?}",
             started.elapsed()
         );
