@@ -7,6 +7,7 @@ mod m20261121_000002_labels;
 mod m20261121_000003_uploads;
 mod m20261121_000004_images;
 mod m20261207_000005_ads;
+mod m20261207_000006_image_placeholders;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_uploads::Migration),
             Box::new(m20261121_000004_images::Migration),
             Box::new(m20261207_000005_ads::Migration),
+            Box::new(m20261207_000006_image_placeholders::Migration),
         ]
     }
 }

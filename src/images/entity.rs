@@ -27,6 +27,9 @@ pub mod image {
         pub has_alpha: bool,
         /// Size of the upload.
         pub bytes: i64,
+        /// What pages paint before the picture arrives (absent on images registered before).
+        pub blurhash: Option<String>,
+        pub dominant_color: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -40,6 +40,7 @@ mod hot;
 pub mod keys;
 pub mod negotiate;
 mod objects;
+pub mod placeholder;
 mod register;
 mod rows;
 pub mod settings;

@@ -10,6 +10,7 @@ use super::error::ImageError;
 use super::hot;
 use super::keys::{self, Sha256Hex};
 use super::objects::PurgeObjects;
+use super::placeholder::Placeholder;
 use super::rows::{self, Image, Written};
 use super::variants::GenerateVariants;
 use crate::platform::Platform;
@@ -175,6 +176,7 @@ struct Checked {
     format: SourceFormat,
     size: (u32, u32),
     has_alpha: bool,
+    placeholder: Placeholder,
     sha256: Sha256Hex,
     bytes: u64,
 }
@@ -191,6 +193,7 @@ impl Checked {
             height: self.size.1,
             has_alpha: self.has_alpha,
             bytes: self.bytes,
+            placeholder: Some(self.placeholder),
             created_at: now,
             updated_at: now,
         }
@@ -216,6 +219,7 @@ async fn inspect(
             format: probe.format,
             size: decoded.full_size,
             has_alpha: decoded.bitmap.has_alpha(),
+            placeholder: Placeholder::of(&decoded.bitmap),
             sha256,
             bytes: bytes.len() as u64,
         })

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::codec::SourceFormat;
 use super::entity::{image, variant};
 use super::keys::{Sha256Hex, Version};
+use super::placeholder::Placeholder;
 use super::transform::Variant;
 
 /// An image at its current version.
@@ -29,6 +30,7 @@ pub struct Image {
     pub has_alpha: bool,
     /// Size of the upload.
     pub bytes: u64,
+    pub placeholder: Option<Placeholder>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,6 +55,10 @@ impl Image {
             width: u32::try_from(row.width).map_err(|_| broken("width"))?,
             height: u32::try_from(row.height).map_err(|_| broken("height"))?,
             bytes: u64::try_from(row.bytes).map_err(|_| broken("bytes"))?,
+            placeholder: row
+                .blurhash
+                .zip(row.dominant_color)
+                .map(|(blurhash, color)| Placeholder { blurhash, color }),
             owner: row.owner,
             has_alpha: row.has_alpha,
             created_at: row.created_at,
@@ -71,6 +77,8 @@ impl Image {
             height: Set(self.height as i32),
             has_alpha: Set(self.has_alpha),
             bytes: Set(i64::try_from(self.bytes).unwrap_or(i64::MAX)),
+            blurhash: Set(self.placeholder.as_ref().map(|p| p.blurhash.clone())),
+            dominant_color: Set(self.placeholder.as_ref().map(|p| p.color.clone())),
             created_at: Set(self.created_at),
             updated_at: Set(self.updated_at),
         }

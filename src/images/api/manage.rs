@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::body_within;
 use crate::images::entity::variant::{self, VariantKind};
+use crate::images::placeholder::Placeholder;
 use crate::images::register::{self, Source};
 use crate::images::rows::{self, Image};
 use crate::platform::Platform;
@@ -32,6 +33,10 @@ pub struct ImageView {
     pub has_alpha: bool,
     /// Size of the upload.
     pub bytes: u64,
+    /// A BlurHash and the dominant colour, to paint before the picture arrives (absent on
+    /// images registered before placeholders existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Placeholder>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Renditions stored for this version (on `GET /v1/images/{id}` only).
@@ -63,6 +68,7 @@ impl ImageView {
             height: image.height,
             has_alpha: image.has_alpha,
             bytes: image.bytes,
+            placeholder: image.placeholder,
             created_at: image.created_at,
             updated_at: image.updated_at,
             variants: None,

@@ -138,6 +138,11 @@ impl Bitmap {
         (self.width(), self.height())
     }
 
+    /// The picture shrunk to fit `side`×`side`, as 8-bit RGBA.
+    pub fn thumbnail_rgba(&self, side: u32) -> image::RgbaImage {
+        self.0.thumbnail(side, side).to_rgba8()
+    }
+
     pub fn has_alpha(&self) -> bool {
         matches!(self.0, DynamicImage::ImageRgba8(_))
     }

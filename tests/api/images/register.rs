@@ -458,3 +458,41 @@ async fn real_photographs_register_and_resize() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_registered_image_carries_its_placeholder() {
+    for backend in crate::helpers::backends() {
+        let app = spawn(&backend, nothing_ahead).await;
+        // Mostly a warm brown, as a plate of curry: the colour and the blur say so.
+        let image = app
+            .register_image(
+                "alice",
+                jpeg(400, 300, |x, _| {
+                    if x < 360 {
+                        [150, 90, 40]
+                    } else {
+                        [250, 250, 250]
+                    }
+                }),
+            )
+            .await;
+        let placeholder = &image["placeholder"];
+        let blurhash = placeholder["blurhash"].as_str().unwrap();
+        assert_eq!(blurhash.len(), 28, "4×3 components: {placeholder}");
+        let color = placeholder["color"].as_str().unwrap();
+        let channel = |i: usize| u8::from_str_radix(&color[1 + 2 * i..3 + 2 * i], 16).unwrap();
+        for (i, want) in [150u8, 90, 40].into_iter().enumerate() {
+            assert!(channel(i).abs_diff(want) <= 8, "{backend:?}: {color}");
+        }
+        let (_, again) = app
+            .get_json(
+                &app.token("alice", &[]),
+                &format!("/v1/images/{}", image["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(
+            &again["placeholder"], placeholder,
+            "{backend:?}: kept with the row"
+        );
+    }
+}
