@@ -354,6 +354,38 @@ mod tests {
     }
 
     #[test]
+    fn limits_hold_at_and_past_them() {
+        let settings = AdSettings::default();
+        // 347 + the separator + 2 = 350 bytes: both names; one byte more drops the second.
+        let first = "a".repeat(347);
+        for (second, kept) in [("bb", 2), ("bbb", 1)] {
+            let header = format!("{first},{second}");
+            let read = read(query("recipe_top"), &headers(&header), &settings).unwrap();
+            assert_eq!(read.request.ingredient_names.len(), kept, "{second}");
+        }
+        for (bytes, kept) in [(256, true), (257, false)] {
+            let mut asked = query("recipe_top");
+            asked.keyword = Some("k".repeat(bytes));
+            let read = read(asked, &HeaderMap::new(), &settings).unwrap();
+            assert_eq!(
+                read.request.keyword.is_some(),
+                kept,
+                "a keyword of {bytes} bytes"
+            );
+        }
+        for (length, kept) in [(64, true), (65, false)] {
+            let mut asked = query("recipe_top");
+            asked.recipe_id = Some("r".repeat(length));
+            let read = read(asked, &HeaderMap::new(), &settings).unwrap();
+            assert_eq!(
+                read.request.recipe_id.is_some(),
+                kept,
+                "a recipe id of {length}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_optional_inputs_are_ignored_with_a_warning() {
         let settings = AdSettings::default();
         for bad in ["%E5%A1", "%zz", "abc%"] {

@@ -129,7 +129,20 @@ async fn imports_read_both_encodings_and_report_bad_rows_by_line() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
         assert_eq!(problem["code"], "csv_invalid");
     }
-    let (status, _) = import(&app, vec![b'a'; 10 * 1024 * 1024 + 1]).await;
+    // At the limit a file is read; one byte past it, refused before it is read.
+    let limit = 10 * 1024 * 1024;
+    let mut at_limit = b"normalized_name,written_name,concept_id\n".to_vec();
+    while at_limit.len() + 20 < limit {
+        at_limit.extend_from_slice("塩,しお,salt\n".as_bytes());
+    }
+    at_limit.resize(limit, b'\n');
+    let (status, report) = import(&app, at_limit).await;
+    assert_eq!(
+        (status, report["applied"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{report}"
+    );
+    let (status, _) = import(&app, vec![b'a'; limit + 1]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let (_, again) = import(&app, b"normalized_name,written_name,concept_id\n".to_vec()).await;
     assert_eq!(
