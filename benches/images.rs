@@ -11,7 +11,7 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sous::images::codec::{self, Limits};
 use sous::images::negotiate::negotiate;
-use sous::images::transform::{Dimension, OutputFormat, TransformSpec, Variant};
+use sous::images::transform::{Dimension, Focus, OutputFormat, TransformSpec, Variant};
 use sous::images::variants::render;
 
 const PHOTO: &str = "../shared/eval-photos/food/recipes__PSOF5806.JPG";
@@ -39,9 +39,12 @@ fn photo() -> Vec<u8> {
 
 fn variant(query: &str, size: (u32, u32), format: OutputFormat) -> Variant {
     let long_side = Dimension::try_from(2560).expect("valid");
-    TransformSpec::parse(query)
-        .expect("valid query")
-        .resolve(size, format, long_side)
+    TransformSpec::parse(query).expect("valid query").resolve(
+        size,
+        Focus::CENTRE,
+        format,
+        long_side,
+    )
 }
 
 fn renditions(c: &mut Criterion) {
@@ -110,6 +113,7 @@ fn request_side(c: &mut Criterion) {
             let format = negotiate(Some(black_box(accept)), false, true);
             spec.resolve(
                 (4896, 3264),
+                Focus::CENTRE,
                 format,
                 Dimension::try_from(2560).expect("valid"),
             )

@@ -46,6 +46,7 @@ fn schedule(settings: &Settings) -> Schedule {
         settings.uploads.reconcile_every,
         platform::uploads::reconcile,
     );
+    images::register_tasks(&mut schedule, settings);
     ads::register_tasks(&mut schedule, settings);
     schedule
 }

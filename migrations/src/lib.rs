@@ -8,6 +8,7 @@ mod m20261121_000003_uploads;
 mod m20261121_000004_images;
 mod m20261207_000005_ads;
 mod m20261207_000006_image_placeholders;
+mod m20261208_000007_image_focus;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_images::Migration),
             Box::new(m20261207_000005_ads::Migration),
             Box::new(m20261207_000006_image_placeholders::Migration),
+            Box::new(m20261208_000007_image_focus::Migration),
         ]
     }
 }

@@ -30,6 +30,12 @@ pub mod image {
         /// What pages paint before the picture arrives (absent on images registered before).
         pub blurhash: Option<String>,
         pub dominant_color: Option<String>,
+        /// The point crops keep in view, in hundredths: set through the API, else found in
+        /// the picture (absent on images registered before, until the backfill).
+        pub focus_x: Option<i16>,
+        pub focus_y: Option<i16>,
+        pub attention_x: Option<i16>,
+        pub attention_y: Option<i16>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -27,10 +27,16 @@
 //! become RGB, 16-bit PNGs 8-bit, EXIF orientation is applied, transparency survives into PNG
 //! and WebP and is flattened on white in JPEG; GIF and WebP animations show their first frame.
 //!
+//! `fit=cover` crops keep a focus point in view: `fp=x,y` in the URL, else the image's own,
+//! set with `PATCH /v1/images/{id}`, else the one found in the picture at registration (see
+//! `attention.rs`).
+//!
 //! Image rows and rendition bytes are also cached in process (`hot.rs`). Decoding, resizing and
 //! encoding run on the blocking pool behind one permit per core (`platform/cpu.rs`).
 
 pub mod api;
+mod attention;
+mod backfill;
 mod budget;
 pub mod codec;
 mod deliver;
@@ -53,9 +59,12 @@ use std::time::Duration;
 
 use actix_web::web;
 
+use crate::config::Settings;
 use crate::platform::events::EventRoutes;
 use crate::platform::jobs::{JobRegistry, Queue};
+use crate::platform::scheduler::Schedule;
 
+pub use backfill::backfill;
 pub use deliver::renditions_made;
 pub use error::ImageError;
 pub use register::{Source, register};
@@ -79,6 +88,15 @@ pub fn register_jobs(registry: &mut JobRegistry) {
         .register::<variants::GenerateVariants>()
         .register::<deliver::MakeRendition>()
         .register::<objects::PurgeObjects>();
+}
+
+/// Placeholders and focus points for images registered before they were found.
+pub fn register_tasks(schedule: &mut Schedule, settings: &Settings) {
+    schedule.every(
+        "images.backfill",
+        settings.images.backfill_every,
+        backfill::run,
+    );
 }
 
 /// Direct uploads land under `images/uploads/`; their storage events register them.

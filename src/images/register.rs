@@ -5,6 +5,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use uuid::Uuid;
 
+use super::attention;
 use super::codec::{self, Limits, SourceFormat};
 use super::error::ImageError;
 use super::hot;
@@ -12,6 +13,7 @@ use super::keys::{self, Sha256Hex};
 use super::objects::PurgeObjects;
 use super::placeholder::Placeholder;
 use super::rows::{self, Image, Written};
+use super::transform::Focus;
 use super::variants::GenerateVariants;
 use crate::platform::Platform;
 use crate::platform::cpu;
@@ -73,7 +75,8 @@ pub(super) async fn create(
     Ok((image, true))
 }
 
-/// Gives `image` new bytes: a new version, so a new URL; the old version's objects go.
+/// Gives `image` new bytes: a new version, so a new URL; the old version's objects go, and so
+/// does its focus point, which was set for the old picture.
 pub(super) async fn replace(
     platform: &Platform,
     image: &Image,
@@ -177,6 +180,7 @@ struct Checked {
     size: (u32, u32),
     has_alpha: bool,
     placeholder: Placeholder,
+    attention: Focus,
     sha256: Sha256Hex,
     bytes: u64,
 }
@@ -194,6 +198,8 @@ impl Checked {
             has_alpha: self.has_alpha,
             bytes: self.bytes,
             placeholder: Some(self.placeholder),
+            focus: None,
+            attention: Some(self.attention),
             created_at: now,
             updated_at: now,
         }
@@ -220,6 +226,7 @@ async fn inspect(
             size: decoded.full_size,
             has_alpha: decoded.bitmap.has_alpha(),
             placeholder: Placeholder::of(&decoded.bitmap),
+            attention: attention::focus(&decoded.bitmap),
             sha256,
             bytes: bytes.len() as u64,
         })

@@ -13,7 +13,7 @@ use super::codec::SourceFormat;
 use super::entity::{image, variant};
 use super::keys::{Sha256Hex, Version};
 use super::placeholder::Placeholder;
-use super::transform::Variant;
+use super::transform::{Focus, Variant};
 
 /// An image at its current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +31,10 @@ pub struct Image {
     /// Size of the upload.
     pub bytes: u64,
     pub placeholder: Option<Placeholder>,
+    /// The point crops keep in view, as set through the API.
+    pub focus: Option<Focus>,
+    /// The point found in the picture at registration.
+    pub attention: Option<Focus>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -43,6 +47,11 @@ impl Image {
 
     pub fn size(&self) -> (u32, u32) {
         (self.width, self.height)
+    }
+
+    /// Where crops centre: the point set, else the one found, else the middle.
+    pub fn crop_focus(&self) -> Focus {
+        self.focus.or(self.attention).unwrap_or(Focus::CENTRE)
     }
 
     fn from_row(row: image::Model) -> Result<Image, DbErr> {
@@ -59,6 +68,8 @@ impl Image {
                 .blurhash
                 .zip(row.dominant_color)
                 .map(|(blurhash, color)| Placeholder { blurhash, color }),
+            focus: focus_of(row.focus_x, row.focus_y),
+            attention: focus_of(row.attention_x, row.attention_y),
             owner: row.owner,
             has_alpha: row.has_alpha,
             created_at: row.created_at,
@@ -79,10 +90,19 @@ impl Image {
             bytes: Set(i64::try_from(self.bytes).unwrap_or(i64::MAX)),
             blurhash: Set(self.placeholder.as_ref().map(|p| p.blurhash.clone())),
             dominant_color: Set(self.placeholder.as_ref().map(|p| p.color.clone())),
+            focus_x: Set(self.focus.map(|f| f.hundredths().0.into())),
+            focus_y: Set(self.focus.map(|f| f.hundredths().1.into())),
+            attention_x: Set(self.attention.map(|f| f.hundredths().0.into())),
+            attention_y: Set(self.attention.map(|f| f.hundredths().1.into())),
             created_at: Set(self.created_at),
             updated_at: Set(self.updated_at),
         }
     }
+}
+
+/// A stored pair of hundredths, when both are there and in range.
+fn focus_of(x: Option<i16>, y: Option<i16>) -> Option<Focus> {
+    Focus::from_hundredths(x?.into(), y?.into())
 }
 
 pub async fn find(db: &DatabaseConnection, id: Uuid) -> Result<Option<Image>, DbErr> {
@@ -273,4 +293,81 @@ pub async fn insert_variant(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Sets (or with `None` clears) the focus point of the image at `version`; `Stale` when it
+/// moved on or went away.
+pub async fn set_focus(
+    db: &DatabaseConnection,
+    id: Uuid,
+    version: &Version,
+    focus: Option<Focus>,
+) -> Result<Written, DbErr> {
+    let updated = image::Entity::update_many()
+        .set(image::ActiveModel {
+            focus_x: Set(focus.map(|f| f.hundredths().0.into())),
+            focus_y: Set(focus.map(|f| f.hundredths().1.into())),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        })
+        .filter(image::Column::Id.eq(id.to_string()))
+        .filter(image::Column::Version.eq(version.as_str()))
+        .exec(db)
+        .await?;
+    Ok(if updated.rows_affected == 1 {
+        Written::Done
+    } else {
+        Written::Stale
+    })
+}
+
+/// Up to `limit` images registered before placeholders or focus points were found, in id order
+/// after `after`.
+pub async fn lacking_extras(
+    db: &DatabaseConnection,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Image>, DbErr> {
+    use sea_orm::Condition;
+    let mut query = image::Entity::find()
+        .filter(
+            Condition::any()
+                .add(image::Column::Blurhash.is_null())
+                .add(image::Column::AttentionX.is_null()),
+        )
+        .order_by_asc(image::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(image::Column::Id.gt(after.to_string()));
+    }
+    query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Image::from_row)
+        .collect()
+}
+
+/// Records what the picture of the image at `version` was found to hold; nothing when it moved
+/// on or went away meanwhile.
+pub async fn fill_extras(
+    db: &DatabaseConnection,
+    id: Uuid,
+    version: &Version,
+    placeholder: &Placeholder,
+    attention: Focus,
+) -> Result<(), DbErr> {
+    image::Entity::update_many()
+        .set(image::ActiveModel {
+            blurhash: Set(Some(placeholder.blurhash.clone())),
+            dominant_color: Set(Some(placeholder.color.clone())),
+            attention_x: Set(Some(attention.hundredths().0.into())),
+            attention_y: Set(Some(attention.hundredths().1.into())),
+            ..Default::default()
+        })
+        .filter(image::Column::Id.eq(id.to_string()))
+        .filter(image::Column::Version.eq(version.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -51,6 +51,10 @@ pub struct ImageSettings {
     /// (`SOUS_IMAGES_URL_KEYS`, comma-separated); never read from `sous.toml`.
     #[serde(skip)]
     pub url_keys: Vec<SecretString>,
+    /// How often the scheduler looks for images registered before placeholders and focus
+    /// points were found, and finds them.
+    #[serde(with = "humantime_serde")]
+    pub backfill_every: std::time::Duration,
 }
 
 impl Default for ImageSettings {
@@ -86,6 +90,7 @@ impl Default for ImageSettings {
             render_wait: std::time::Duration::from_secs(5),
             sign_urls: false,
             url_keys: Vec::new(),
+            backfill_every: std::time::Duration::from_secs(600),
         }
     }
 }

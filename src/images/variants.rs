@@ -130,7 +130,7 @@ pub fn planned(image: &Image, settings: &ImageSettings) -> Vec<(Variant, Variant
         });
     let presets = settings.presets.iter().map(|preset| {
         (
-            preset.resolve(image.size(), settings.default_long_side),
+            preset.resolve(image.size(), image.crop_focus(), settings.default_long_side),
             VariantKind::Preset,
         )
     });

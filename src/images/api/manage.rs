@@ -11,10 +11,12 @@ use super::body_within;
 use crate::images::entity::variant::{self, VariantKind};
 use crate::images::placeholder::Placeholder;
 use crate::images::register::{self, Source};
-use crate::images::rows::{self, Image};
+use crate::images::rows::{self, Image, Written};
+use crate::images::transform::Focus;
+use crate::images::{ImageError, hot};
 use crate::platform::Platform;
 use crate::platform::auth::Principal;
-use crate::platform::http::{ApiError, ListQuery, Page, Problem, page_limit};
+use crate::platform::http::{ApiError, Code, ListQuery, Page, Problem, page_limit};
 
 /// An image as its owner sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -37,6 +39,8 @@ pub struct ImageView {
     /// images registered before placeholders existed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placeholder: Option<Placeholder>,
+    /// The point `fit=cover` crops keep in view.
+    pub focus: FocusView,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Renditions stored for this version (on `GET /v1/images/{id}` only).
@@ -45,8 +49,43 @@ pub struct ImageView {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FocusView {
+    /// Across, from 0 (the left edge) to 1 (the right edge).
+    pub x: f64,
+    /// Down, from 0 (the top) to 1 (the bottom).
+    pub y: f64,
+    /// `set` through `PATCH`, `found` in the picture at registration, or `default` (the
+    /// centre, until an older image's picture is looked at).
+    pub source: FocusSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FocusSource {
+    Set,
+    Found,
+    Default,
+}
+
+impl FocusView {
+    fn of(image: &Image) -> Self {
+        let source = match (image.focus, image.attention) {
+            (Some(_), _) => FocusSource::Set,
+            (None, Some(_)) => FocusSource::Found,
+            (None, None) => FocusSource::Default,
+        };
+        let focus = image.crop_focus();
+        FocusView {
+            x: focus.x(),
+            y: focus.y(),
+            source,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VariantView {
-    /// `{width}x{height}[-cover][-q{quality}].{extension}`
+    /// `{width}x{height}[-cover[-at{x}x{y}]][-q{quality}].{extension}`
     pub name: String,
     pub kind: VariantKind,
     pub format: String,
@@ -60,6 +99,7 @@ impl ImageView {
         let base = platform.settings.public_url.as_str().trim_end_matches('/');
         ImageView {
             url: format!("{base}{}", image.path()),
+            focus: FocusView::of(&image),
             id: image.id.to_string(),
             owner: image.owner,
             version: image.version.to_string(),
@@ -186,6 +226,102 @@ pub(super) async fn get(
     let mut view = ImageView::new(image, &platform);
     view.variants = Some(variants.into_iter().map(VariantView::from).collect());
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Largest `PATCH` body: one focus point and room for whitespace.
+const PATCH_LIMIT: u64 = 4 * 1024;
+
+/// Changes an image's settings, as a JSON merge patch: `{"focus": {"x": 0.3, "y": 0.25}}` sets
+/// the point `fit=cover` crops keep in view (from 0 to 1 across and down, kept to hundredths);
+/// `{"focus": null}` goes back to the one found in the picture. A crop without `fp` follows
+/// the change within a day in caches (see `GET /i/…`); new bytes (`PUT`) clear it.
+#[utoipa::path(
+    patch,
+    path = "/v1/images/{id}",
+    tag = "images",
+    params(("id" = String, Path, description = "The image id")),
+    request_body(content = serde_json::Value, content_type = "application/merge-patch+json", description = "`{\"focus\": {\"x\": 0.3, \"y\": 0.25}}` or `{\"focus\": null}`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ImageView, description = "Changed"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "Not a valid patch: `errors` names the field"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such image, or someone else's"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[tracing::instrument(skip_all, fields(owner = %principal.subject))]
+pub(super) async fn patch(
+    req: HttpRequest,
+    principal: Principal,
+    platform: web::Data<Platform>,
+    id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let image = owned(&platform, &principal, &id).await?;
+    let body = crate::platform::http::body_within(&req, body, PATCH_LIMIT, || {
+        ApiError::new(
+            Code::PayloadTooLarge,
+            format!("a patch is at most {PATCH_LIMIT} bytes"),
+        )
+    })
+    .await?;
+    let focus = patched_focus(&body)?;
+    let Some(focus) = focus else {
+        return Ok(HttpResponse::Ok().json(ImageView::new(image, &platform)));
+    };
+    match rows::set_focus(&platform.db, image.id, &image.version, focus).await? {
+        Written::Done => {}
+        _ => return Err(ImageError::Changed.into()),
+    }
+    hot::forget(image.id).await;
+    let image = owned(&platform, &principal, &id).await?;
+    Ok(HttpResponse::Ok().json(ImageView::new(image, &platform)))
+}
+
+/// The focus a patch asks for: `None` when it leaves the focus alone, `Some(None)` to clear it.
+fn patched_focus(body: &[u8]) -> Result<Option<Option<Focus>>, ApiError> {
+    let invalid = |field: &str, message: String| {
+        ApiError::bad_request(message.clone()).with_field(field.to_string(), message)
+    };
+    let patch: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| invalid("/", format!("the body must be a JSON object: {e}")))?;
+    let mut focus = None;
+    for (field, value) in patch {
+        match (field.as_str(), value) {
+            ("focus", serde_json::Value::Null) => focus = Some(None),
+            ("focus", serde_json::Value::Object(point)) => {
+                let part = |name: &str| {
+                    let field = format!("/focus/{name}");
+                    match point.get(name).and_then(serde_json::Value::as_f64) {
+                        Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
+                        Some(v) => Err(invalid(&field, format!("must be from 0 to 1, got {v}"))),
+                        None => Err(invalid(&field, "must be a number from 0 to 1".into())),
+                    }
+                };
+                if let Some(other) = point.keys().find(|k| !matches!(k.as_str(), "x" | "y")) {
+                    return Err(invalid(
+                        &format!("/focus/{other}"),
+                        "a focus point has only x and y".into(),
+                    ));
+                }
+                focus = Some(Some(Focus::at(part("x")?, part("y")?)));
+            }
+            ("focus", _) => {
+                return Err(invalid(
+                    "/focus",
+                    "must be an object {\"x\": …, \"y\": …} or null".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(invalid(
+                    &format!("/{other}"),
+                    format!("`{other}` cannot be changed; only focus can"),
+                ));
+            }
+        }
+    }
+    Ok(focus)
 }
 
 /// Deletes an image: its URLs answer 404 at once (a CDN may keep its copies until they expire).

@@ -22,6 +22,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/images/{id}")
             .get(manage::get)
             .put(manage::replace)
+            .patch(manage::patch)
             .delete(manage::delete),
     )
     .service(
@@ -48,6 +49,7 @@ async fn body_within(
         manage::list,
         manage::get,
         manage::replace,
+        manage::patch,
         manage::delete,
         serve::serve,
         uploads::start,
@@ -56,6 +58,8 @@ async fn body_within(
     components(schemas(
         manage::ImageView,
         manage::VariantView,
+        manage::FocusView,
+        manage::FocusSource,
         uploads::StartUpload,
         uploads::UploadView,
         crate::images::entity::upload::UploadStatus,

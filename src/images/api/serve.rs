@@ -14,7 +14,7 @@ use crate::images::deliver::{self, Asker, MakeRendition};
 use crate::images::keys::Version;
 use crate::images::negotiate::negotiate;
 use crate::images::rows::Image;
-use crate::images::transform::{FormatChoice, OutputFormat, TransformSpec, Variant};
+use crate::images::transform::{FormatChoice, OutputFormat, Shape, TransformSpec, Variant};
 use crate::images::{ImageError, hot, signing};
 use crate::platform::Platform;
 use crate::platform::http::{ApiError, Problem};
@@ -27,6 +27,8 @@ const REDIRECT: &str = "public, max-age=300";
 const STAND_IN: &str = "public, max-age=60";
 /// How long the nearest stored rendition, served past the budget, may be cached.
 const NEAREST: &str = "public, max-age=86400";
+/// How long a crop around the image's own focus point may be cached: the point may be moved.
+const CROP: &str = "public, max-age=86400";
 
 /// An image, resized and encoded as asked; without `format`, in the best format the client's
 /// `Accept` names (AVIF or WebP when named, else JPEG, or PNG for transparency). A large AVIF
@@ -42,7 +44,8 @@ const NEAREST: &str = "public, max-age=86400";
         ("w" = Option<u32>, Query, description = "Width, 1 to 4096, snapped up to `images.sizes`; never enlarged"),
         ("h" = Option<u32>, Query, description = "Height, 1 to 4096; scaled with `w`, or snapped when alone; never enlarged"),
         ("dpr" = Option<f32>, Query, description = "Device pixel ratio, 1 to 4 (two decimals at most), multiplying w and h"),
-        ("fit" = Option<String>, Query, description = "`inside` (default: all of the picture within w×h), `contain` (the same on a w×h canvas), `cover` (w×h filled, cropped around the centre) or `fill` (stretched to w×h); all but inside need w and h"),
+        ("fit" = Option<String>, Query, description = "`inside` (default: all of the picture within w×h), `contain` (the same on a w×h canvas), `cover` (w×h filled, cropped around `fp`, else the image's focus point) or `fill` (stretched to w×h); all but inside need w and h"),
+        ("fp" = Option<String>, Query, description = "The point a `cover` crop keeps in view, `x,y` from 0 to 1 across and down (two decimals at most), e.g. `0.5,0.3`; without it, the image's own (see `PATCH /v1/images/{id}`)"),
         ("format" = Option<String>, Query, description = "`auto` (default, from Accept), `jpeg`, `webp`, `avif` or `png`"),
         ("q" = Option<u8>, Query, description = "Quality of JPEG, WebP and AVIF, 1 to 100 (default 80), snapped to the nearest of `images.qualities` (50, 75, 80, 90)"),
     ),
@@ -114,11 +117,15 @@ pub(super) async fn serve(
     } else {
         HttpResponse::Ok()
     };
+    let cache_control = if stand_in {
+        STAND_IN
+    } else if variant.shape() == Shape::Cover && spec.focus().is_none() {
+        CROP
+    } else {
+        IMMUTABLE
+    };
     response
-        .insert_header((
-            header::CACHE_CONTROL,
-            if stand_in { STAND_IN } else { IMMUTABLE },
-        ))
+        .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::ETAG, etag.clone()))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     if spec.format() == FormatChoice::Auto {
@@ -163,6 +170,7 @@ fn resolve(
 ) -> Variant {
     spec.resolve(
         image.size(),
+        image.crop_focus(),
         format,
         platform.settings.images.default_long_side,
     )

@@ -4,6 +4,7 @@
 
 pub mod samples;
 
+mod focus;
 mod manage;
 mod register;
 mod serve;

@@ -151,7 +151,7 @@ async fn transform_parameters_are_checked_with_precise_messages() {
         (
             "v=2",
             "v",
-            "unknown parameter `v`; expected w, h, dpr, fit, format or q",
+            "unknown parameter `v`; expected w, h, dpr, fit, fp, format or q",
         ),
     ] {
         let (status, body) =

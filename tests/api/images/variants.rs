@@ -269,6 +269,7 @@ async fn a_rendition_of_a_replaced_version_is_not_kept() {
             .unwrap()
             .resolve(
                 stale.size(),
+                sous::images::transform::Focus::CENTRE,
                 sous::images::transform::OutputFormat::Png,
                 64.try_into().unwrap(),
             );
