@@ -10,6 +10,7 @@ mod heif;
 mod planar;
 mod probe;
 mod resize;
+mod strips;
 
 use image::DynamicImage;
 

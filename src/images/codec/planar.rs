@@ -2,8 +2,9 @@
 //! Cr planes and each plane is resized on its own. The Y'CbCr conversion is linear, so this is
 //! the picture that resizing RGB would give; but a 4:2:0 photo's planes take half the memory of
 //! its RGB pixels. JPEG and WebP encoders take 4:2:0 planes as they are; otherwise (a profile
-//! to apply, PNG, AVIF) the planes become RGB only at the output's size. CMYK and greyscale
-//! JPEGs take the RGB path.
+//! to apply, PNG, AVIF) the planes become RGB only at the output's size. A 4:4:4 JPEG, whose
+//! planes save nothing, is decoded in strips instead (`strips.rs`). CMYK and greyscale JPEGs
+//! take the RGB path.
 
 use fast_image_resize::PixelType;
 use fast_image_resize::images::ImageRef;
@@ -13,6 +14,7 @@ use super::color::ToSrgb;
 use super::decode::{MAX_SCANS, Markers, markers, shrink_on_load, turned};
 use super::encode::{jpeg_from_planes, webp_from_planes};
 use super::resize::{Crop, in_strips};
+use super::strips::whole_444;
 use super::{Bitmap, CodecError, encode};
 use crate::images::transform::{DEFAULT_QUALITY, OutputFormat, Quality};
 
@@ -30,6 +32,13 @@ pub fn from_planes(
         return Ok(None);
     };
     let to_srgb = markers.icc.take().as_deref().and_then(ToSrgb::from_icc);
+    // 4:4:4 planes are as large as RGB pixels: decoded a window of rows at a time instead.
+    if let Some(mut bitmap) = whole_444(bytes, &markers, size)? {
+        if let Some(to_srgb) = to_srgb {
+            to_srgb.apply(&mut bitmap);
+        }
+        return encode(&bitmap, format, quality).map(Some);
+    }
     let direct = to_srgb.is_none() && matches!(format, OutputFormat::Jpeg | OutputFormat::Webp);
     let chroma = if direct { Chroma::Half } else { Chroma::Full };
     let Some([luma, blue, red]) = planes(bytes, &markers, size, chroma)? else {

@@ -5,7 +5,7 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, RgbImage, RgbaImage, imageops};
 
-use super::Bitmap;
+use super::{Bitmap, CodecError};
 use crate::images::transform::Region;
 
 /// Output rows resized at a time: the convolution's intermediate image is the source's width
@@ -80,6 +80,71 @@ pub fn in_strips(
     pixels
 }
 
+/// The whole of a `size` picture whose rows `fill` decodes, top to bottom, at `width`×`height`.
+/// `fill` is given room for some rows and returns how many it wrote. Each strip of output rows
+/// is resized from a window of the source rows it needs (its share, and the kernel's reach on
+/// either side), so the source is never held whole; the result is `in_strips`'s.
+pub fn from_rows(
+    (source_width, source_height): (u32, u32),
+    pixel: PixelType,
+    (width, height): (u32, u32),
+    mut fill: impl FnMut(&mut [u8]) -> Result<usize, CodecError>,
+) -> Result<Vec<u8>, CodecError> {
+    let source_row = source_width as usize * pixel.size();
+    let row_bytes = width as usize * pixel.size();
+    let rows_per_output_row = f64::from(source_height) / f64::from(height);
+    // Lanczos3 reaches 3 source rows each way, or 3 output rows' worth when shrinking.
+    let reach = (3.0 * rows_per_output_row.max(1.0)).ceil() as u32 + 1;
+    let mut pixels = vec![0u8; row_bytes * height as usize];
+    let mut window: Vec<u8> = Vec::new();
+    let (mut first, mut loaded) = (0u32, 0u32);
+    let mut resizer = Resizer::new();
+    for (strip, out) in pixels
+        .chunks_mut(STRIP_ROWS as usize * row_bytes)
+        .enumerate()
+    {
+        let first_row = strip as u32 * STRIP_ROWS;
+        let rows = (out.len() / row_bytes) as u32;
+        let top = f64::from(first_row) * rows_per_output_row;
+        let bottom =
+            (f64::from(first_row + rows) * rows_per_output_row).min(f64::from(source_height));
+        let needed_from = (top.floor() as u32).saturating_sub(reach);
+        let needed_to = (bottom.ceil() as u32 + reach).min(source_height);
+        let behind = needed_from.saturating_sub(first).min(loaded);
+        window.drain(..behind as usize * source_row);
+        (first, loaded) = (first + behind, loaded - behind);
+        while first + loaded < needed_to {
+            let start = window.len();
+            window.resize(
+                start + (needed_to - first - loaded) as usize * source_row,
+                0,
+            );
+            let decoded = fill(&mut window[start..])?;
+            window.truncate(start + decoded * source_row);
+            if decoded == 0 {
+                return Err(CodecError::corrupt(
+                    "the picture has fewer rows than it says",
+                ));
+            }
+            loaded += decoded as u32;
+        }
+        let from = ImageRef::new(source_width, loaded, &window, pixel).expect("whole rows");
+        let mut to = Image::from_slice_u8(width, rows, out, pixel).expect("sized for the strip");
+        let options = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+            .crop(
+                0.0,
+                top - f64::from(first),
+                f64::from(source_width),
+                bottom - top,
+            );
+        resizer
+            .resize(&from, &mut to, &options)
+            .expect("pixel types match");
+    }
+    Ok(pixels)
+}
+
 /// `picture` centred on a transparent `width`×`height` canvas (white where JPEG flattens it).
 pub fn pad(picture: &Bitmap, (width, height): (u32, u32)) -> Bitmap {
     let mut canvas = RgbaImage::new(width, height);
@@ -114,6 +179,41 @@ mod tests {
             );
         Resizer::new().resize(&from, &mut to, &options).unwrap();
         to.into_vec()
+    }
+
+    #[test]
+    fn rows_in_a_window_resize_as_the_whole_source_does() {
+        let (sw, sh) = (301, 997);
+        let source: Vec<u8> = (0..sw * sh * 3)
+            .map(|i| (u64::from(i) * 7919 % 251) as u8)
+            .collect();
+        let from = ImageRef::new(sw, sh, &source, PixelType::U8x3).unwrap();
+        let full = Crop {
+            left: 0.0,
+            top: 0.0,
+            width: f64::from(sw),
+            height: f64::from(sh),
+        };
+        for size in [(120, 400), (301, 997), (37, 123), (300, 1)] {
+            let expected = in_strips(&from, PixelType::U8x3, full, size);
+            // Rows arrive a few at a time, as a decoder gives them.
+            let mut next = 0usize;
+            let row = sw as usize * 3;
+            let windowed = from_rows((sw, sh), PixelType::U8x3, size, |buffer| {
+                let rows = (buffer.len() / row).min(7).min(sh as usize - next);
+                buffer[..rows * row].copy_from_slice(&source[next * row..(next + rows) * row]);
+                next += rows;
+                Ok(rows)
+            })
+            .unwrap();
+            let off = windowed
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(off <= 1, "{size:?}: off by {off}");
+        }
     }
 
     #[test]
