@@ -60,7 +60,8 @@ struct sous_strips *sous_strips_open(const unsigned char *jpeg, unsigned long si
                                      unsigned scale_num, unsigned scale_denom, int max_scans,
                                      unsigned *width, unsigned *height, char *error,
                                      size_t error_len) {
-    struct sous_strips *strips = calloc(1, sizeof *strips);
+    /* volatile: read again after a longjmp, so it must not live only in a register. */
+    struct sous_strips *volatile strips = calloc(1, sizeof *strips);
     if (strips == NULL) {
         snprintf(error, error_len, "out of memory");
         return NULL;
