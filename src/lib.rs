@@ -4,6 +4,7 @@
 //! module's jobs and periodic tasks, and runs the roles this process was asked to run.
 
 pub mod ads;
+pub mod bulk;
 pub mod config;
 pub mod images;
 pub mod labels;
@@ -35,6 +36,7 @@ fn job_registry() -> JobRegistry {
     let mut registry = JobRegistry::platform();
     labels::register_jobs(&mut registry);
     images::register_jobs(&mut registry);
+    bulk::register_jobs(&mut registry);
     registry
 }
 
@@ -55,6 +57,7 @@ fn schedule(settings: &Settings) -> Schedule {
 fn event_routes() -> EventRoutes {
     let mut routes = EventRoutes::default();
     images::register_events(&mut routes);
+    bulk::register_events(&mut routes);
     routes
 }
 
@@ -65,6 +68,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     labels::routes(cfg);
     images::routes(cfg);
     ads::routes(cfg);
+    bulk::routes(cfg);
     platform::uploads::api::routes(cfg);
     platform::uploads::notifications::routes(cfg);
 }
@@ -102,6 +106,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(labels::api::LabelsApi::openapi());
     doc.merge(images::api::ImagesApi::openapi());
     doc.merge(ads::api::AdsApi::openapi());
+    doc.merge(bulk::api::BulkApi::openapi());
     doc.merge(platform::uploads::notifications::StorageEventsApi::openapi());
     doc
 }
@@ -115,9 +120,27 @@ pub struct ApplicationBuilder {
     schedule: Schedule,
     event_routes: EventRoutes,
     extra_routes: Vec<RouteConfig>,
+    store_layer: Option<StoreLayer>,
 }
 
+/// A wrapper put around the object store as the application is built.
+type StoreLayer = Box<
+    dyn FnOnce(Arc<dyn object_store::ObjectStore>) -> Arc<dyn object_store::ObjectStore> + Send,
+>;
+
 impl ApplicationBuilder {
+    /// Puts `layer` around the object store the settings name (`object_store::limit::LimitStore`
+    /// to bound concurrent requests, or a wrapper that counts them).
+    pub fn store_layer(
+        mut self,
+        layer: impl FnOnce(Arc<dyn object_store::ObjectStore>) -> Arc<dyn object_store::ObjectStore>
+        + Send
+        + 'static,
+    ) -> Self {
+        self.store_layer = Some(Box::new(layer));
+        self
+    }
+
     /// Objects created under `prefix` start job `J` (which this registers too).
     pub fn on_object_created<J: Job + From<ObjectCreated>>(mut self, prefix: &str) -> Self {
         self.jobs.register::<J>();
@@ -162,6 +185,7 @@ impl ApplicationBuilder {
             schedule,
             event_routes,
             extra_routes,
+            store_layer,
         } = self;
         // Every setting is checked before anything is connected to, created or migrated.
         jobs.apply_settings(&settings.jobs)?;
@@ -184,7 +208,10 @@ impl ApplicationBuilder {
                 .await
                 .context("failed to close the migration connection")?;
         }
-        let platform = Platform::connect(settings, jobs, event_routes).await?;
+        let mut platform = Platform::connect(settings, jobs, event_routes).await?;
+        if let Some(layer) = store_layer {
+            platform.store = platform.store.layered(layer);
+        }
         Ok(Application {
             platform,
             listener,
@@ -211,6 +238,7 @@ impl Application {
             jobs: job_registry(),
             event_routes: event_routes(),
             extra_routes: Vec::new(),
+            store_layer: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod m20261121_000004_images;
 mod m20261207_000005_ads;
 mod m20261207_000006_image_placeholders;
 mod m20261208_000007_image_focus;
+mod m20261208_000008_bulk;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_ads::Migration),
             Box::new(m20261207_000006_image_placeholders::Migration),
             Box::new(m20261208_000007_image_focus::Migration),
+            Box::new(m20261208_000008_bulk::Migration),
         ]
     }
 }

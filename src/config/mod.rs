@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use crate::ads::settings::AdSettings;
+pub use crate::bulk::settings::BulkSettings;
 pub use crate::images::settings::ImageSettings;
 pub use crate::labels::settings::LabelSettings;
 pub use connection_url::ConnectionUrl;
@@ -68,6 +69,7 @@ pub struct Settings {
     pub labels: LabelSettings,
     pub images: ImageSettings,
     pub ads: AdSettings,
+    pub bulk: BulkSettings,
     pub uploads: UploadSettings,
     pub events: EventSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
@@ -142,6 +144,7 @@ impl Default for Settings {
             labels: LabelSettings::default(),
             images: ImageSettings::default(),
             ads: AdSettings::default(),
+            bulk: BulkSettings::default(),
             uploads: UploadSettings::default(),
             events: EventSettings::default(),
             signing_key: None,
@@ -243,6 +246,7 @@ impl Settings {
         self.labels.validate()?;
         self.images.validate()?;
         self.ads.validate()?;
+        self.bulk.validate()?;
         Ok(())
     }
 

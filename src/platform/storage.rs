@@ -219,6 +219,16 @@ impl Store {
     }
 
     /// The raw store, for ranged reads and signing in the modules that need them.
+    /// The same store seen through `layer` (a limit on concurrent requests, say, or a wrapper
+    /// that counts them).
+    pub fn layered(
+        mut self,
+        layer: impl FnOnce(Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore>,
+    ) -> Store {
+        self.inner = layer(self.inner);
+        self
+    }
+
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.inner
     }
@@ -271,6 +281,27 @@ impl Store {
 
     pub async fn get(&self, key: &ObjectKey) -> object_store::Result<Bytes> {
         self.inner.get(key.path()).await?.bytes().await
+    }
+
+    /// Bytes `range` of the object as it was when `meta` was read: a replaced object fails
+    /// with `Precondition` rather than mixing two objects' bytes.
+    pub async fn get_range_of(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+        range: std::ops::Range<u64>,
+    ) -> object_store::Result<Bytes> {
+        let options = object_store::GetOptions {
+            range: Some(object_store::GetRange::Bounded(range)),
+            if_match: meta.e_tag.clone(),
+            version: meta.version.clone(),
+            ..Default::default()
+        };
+        self.inner
+            .get_opts(key.path(), options)
+            .await?
+            .bytes()
+            .await
     }
 
     /// Metadata, or `None` when there is no such object.

@@ -2,6 +2,7 @@
 //! their URLs are given (`SOUS_TEST_REDIS_URL`, `SOUS_TEST_DATABASE_URL`).
 
 mod ads;
+mod bulk;
 mod cache;
 mod config;
 mod events;

@@ -21,7 +21,7 @@ pub use color::ToSrgb;
 pub use decode::{Decoded, decode};
 pub use encode::encode;
 pub use planar::from_planes;
-pub use probe::{Probe, probe};
+pub use probe::{Probe, probe, sniff};
 pub use resize::{pad, resize};
 
 /// The formats sous reads. GIF and WebP animations are read as their first frame; AVIF and

@@ -104,7 +104,8 @@ fn gif_frames(bytes: &[u8], max_frames: u32) -> Result<(u32, u32, u64), CodecErr
     Ok((width, height, frames))
 }
 
-fn sniff(bytes: &[u8]) -> Result<SourceFormat, CodecError> {
+/// The format of `bytes` by their magic number; what is not an image sous reads is named.
+pub fn sniff(bytes: &[u8]) -> Result<SourceFormat, CodecError> {
     let starts = |magic: &[u8]| bytes.starts_with(magic);
     if starts(&[0xFF, 0xD8, 0xFF]) {
         return Ok(SourceFormat::Jpeg);
