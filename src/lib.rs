@@ -107,6 +107,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(images::api::ImagesApi::openapi());
     doc.merge(ads::api::AdsApi::openapi());
     doc.merge(bulk::api::BulkApi::openapi());
+    doc.merge(bulk::products::api::ProductsApi::openapi());
     doc.merge(platform::uploads::notifications::StorageEventsApi::openapi());
     doc
 }

@@ -10,6 +10,7 @@ mod m20261207_000005_ads;
 mod m20261207_000006_image_placeholders;
 mod m20261208_000007_image_focus;
 mod m20261208_000008_bulk;
+mod m20261208_000009_products;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_image_placeholders::Migration),
             Box::new(m20261208_000007_image_focus::Migration),
             Box::new(m20261208_000008_bulk::Migration),
+            Box::new(m20261208_000009_products::Migration),
         ]
     }
 }

@@ -130,3 +130,57 @@ pub mod image {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod product {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "products")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub owner: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sku: String,
+        pub name: String,
+        /// Yen.
+        pub price: i64,
+        pub description: String,
+        /// JSON array of `{"name": …, "image_id": …}`, in the CSV's column order.
+        pub images: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod product_import {
+    use sea_orm::entity::prelude::*;
+
+    /// An import's report, kept so it can be read again and its failed rows downloaded.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "product_imports")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub owner: String,
+        pub dry_run: bool,
+        pub encoding: String,
+        pub rows: i32,
+        pub applied: i32,
+        pub failed: i32,
+        /// JSON array of `{"line", "column", "message"}`.
+        pub errors: String,
+        /// The failed rows as a CSV with an `error` column.
+        pub failed_rows: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -12,11 +12,14 @@
 //!   the next is read.
 //! - [`api`]: `POST /v1/bulk/image-archives` for an upload URL, then the archive's status,
 //!   counts and per-entry results; `GET /v1/bulk/images` lists the seller's images by name.
+//! - [`products`]: a product CSV naming those images, checked row by row, applied in one
+//!   transaction, its report and failed rows kept; `GET /v1/products`.
 
 pub mod api;
 pub mod archive;
 pub mod entity;
 mod ingest;
+pub mod products;
 mod rows;
 pub mod settings;
 
@@ -31,6 +34,7 @@ pub use ingest::IngestArchive;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     api::routes(cfg);
+    products::api::routes(cfg);
 }
 
 /// One archive at a time per worker by default: each registers images as fast as the CPU

@@ -17,6 +17,9 @@ pub struct BulkSettings {
     pub max_read_bytes: u64,
     /// Bytes of entries not wanted (done already) read through rather than split a read on.
     pub max_read_gap: u64,
+    /// Largest product CSV, and most rows in one.
+    pub max_csv_bytes: u64,
+    pub max_csv_rows: usize,
     /// How often a running ingest writes its counts.
     #[serde(with = "humantime_serde")]
     pub progress_every: std::time::Duration,
@@ -31,6 +34,8 @@ impl Default for BulkSettings {
             max_read_bytes: 8 << 20,
             max_read_gap: 64 << 10,
             progress_every: std::time::Duration::from_secs(2),
+            max_csv_bytes: 10 * 1024 * 1024,
+            max_csv_rows: 10_000,
         }
     }
 }

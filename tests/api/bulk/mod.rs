@@ -2,6 +2,7 @@
 //! worker, their reads counted by a layer around the real object store.
 
 mod archives;
+mod products;
 pub mod zipper;
 
 use std::fmt;
