@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Image renditions of a release `sous` against `vipsthumbnail` (libvips), on loopback:
+# Image renditions of a release `sous` against libvips, on loopback:
 #   - time and peak RSS to make a 320 px and a 2560 px wide WebP and JPEG (q80) from each real
-#     photo of 12 MP or more and from a 60 MP image made from one of them (the pixel limit is
-#     raised to 70 MP for it). sous is measured end to end (HTTP request in, rendition out)
-#     with nothing made ahead or kept, so every request decodes, resizes and encodes; each run
-#     is one request to a fresh server, and its peak RSS is that whole server's high-water mark
-#     over the request (its idle RSS is printed on its own line). vipsthumbnail is a fresh process each time, so its figures include
-#     starting libvips (also printed on its own line);
+#     photo of MIN_MP megapixels or more (2.5) and from a 60 MP image made from one of them (the
+#     pixel limit is raised to 70 MP for it). sous is measured end to end (HTTP request in,
+#     rendition out) with nothing made ahead, so every request decodes, resizes and encodes
+#     (and keeps what it made, as a first request does); each run is one request to a fresh server, and its peak RSS is that whole
+#     server's high-water mark over the request (its idle RSS is printed on its own line).
+#     The time peer is libvips in process (pyvips: `thumbnail`, then `write_to_buffer`, see
+#     bench/vips_peer.py), so no start-up is in its figures; the memory peer is `vipsthumbnail`,
+#     a fresh process each time, whose peak RSS is libvips's own;
 #   - requests per second for a stored rendition (`/i/…?w=320&format=webp`, a preset), with wrk.
 #
 #   bash bench/images.sh                        # builds target/release/sous
@@ -16,6 +18,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PHOTOS=${PHOTOS:-../shared/eval-photos/food}
+MIN_MP=${MIN_MP:-2.5}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -44,7 +47,17 @@ need vipsthumbnail libvips-tools
 need wrk wrk
 need curl curl
 need jq jq
+need python3 python3
 [ -x /usr/bin/time ] || need /usr/bin/time time
+
+# pyvips, in a virtualenv of its own when the system Python lacks it; it binds the same libvips.
+python=python3
+if ! python3 -c 'import pyvips' 2>/dev/null; then
+    venv="${CARGO_TARGET_DIR:-target}/bench-venv"
+    [ -x "$venv/bin/python" ] || { need pip3 python3-venv; python3 -m venv "$venv"; }
+    "$venv/bin/python" -c 'import pyvips' 2>/dev/null || "$venv/bin/pip" install --quiet pyvips
+    python="$venv/bin/python"
+fi
 
 # Settings reach sous only from this script (see bench/pickup.sh).
 while read -r name; do unset "$name"; done < <(compgen -e | grep '^SOUS_' || true)
@@ -107,13 +120,13 @@ upload() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # sous_render <file> <width> <format>: for each run, on a fresh server where nothing is made
-# ahead or kept (a rendition made once is then served from memory), registers the file and
-# asks for the rendition; sets s_ms and s_kib (medians of the runs) and s_bytes.
+# ahead, registers the file and asks for the rendition (its first request, so it is made);
+# sets s_ms and s_kib (medians of the runs) and s_bytes.
 sous_render() {
     local times=() peaks=() seconds bytes=0 dir image
     for _ in $(seq 1 "$RUNS"); do
         dir=$(mktemp -d "$work/sous.XXXXXX")
-        start "$dir" 'SOUS_IMAGES__PRESETS=[]' 'SOUS_IMAGES__LADDER=[]' SOUS_IMAGES__MAX_DERIVED_VARIANTS=0
+        start "$dir" 'SOUS_IMAGES__PRESETS=[]' 'SOUS_IMAGES__LADDER=[]' SOUS_IMAGES__MAX_DERIVED_VARIANTS=1
         image=$(upload "$1")
         # The high-water mark from here on: the rendition, not the registration.
         echo 5 >"/proc/$pid/clear_refs"
@@ -129,11 +142,16 @@ sous_render() {
     s_bytes=$bytes
 }
 
+# vips_in_process <file> <width> <format>: prints "<median ms> <bytes>".
+vips_in_process() {
+    "$python" bench/vips_peer.py "$1" "$2" "$3" "$RUNS"
+}
+
 # vips_render <file> <width> <format>: prints "<median ms> <median peak KiB> <bytes>".
 vips_render() {
     local times=() peaks=() out="$work/vips.$3"
     for _ in $(seq 1 "$RUNS"); do
-        read -r seconds kib < <({ /usr/bin/time -f '%e %M' vipsthumbnail "$1" -s "$2x" -o "$out[Q=80]" 2>&1 >/dev/null; } | tail -1)
+        read -r seconds kib < <({ /usr/bin/time -f '%e %M' vipsthumbnail "$1" -s "$2x>" -o "$out[Q=80]" 2>&1 >/dev/null; } | tail -1)
         times+=("$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')")
         peaks+=("$kib")
     done
@@ -144,16 +162,16 @@ photos=()
 for file in "$PHOTOS"/*; do
     pixels=$(vipsheader -f width "$file" 2>/dev/null) || continue
     pixels=$((pixels * $(vipsheader -f height "$file")))
-    if [ "$pixels" -ge 12000000 ]; then photos+=("$file"); fi
+    if awk -v p="$pixels" -v m="$MIN_MP" 'BEGIN { exit !(p >= m * 1e6) }'; then photos+=("$file"); fi
 done
-[ "${#photos[@]}" -gt 0 ] || { echo "no photo of 12 MP or more in $PHOTOS" >&2; exit 1; }
+[ "${#photos[@]}" -gt 0 ] || { echo "no photo of $MIN_MP MP or more in $PHOTOS" >&2; exit 1; }
 # 60 MP: the first photo scaled up by sqrt(60 / its megapixels).
 first=${photos[0]}
 scale=$(awk -v w="$(vipsheader -f width "$first")" -v h="$(vipsheader -f height "$first")" 'BEGIN { printf "%.4f", sqrt(60e6 / (w * h)) }')
 vips resize "$first" "$work/60mp.jpg[Q=90]" "$scale"
 photos+=("$work/60mp.jpg")
 
-echo "sous images: $(nproc) cores, $RUNS runs each (median), $(vipsthumbnail --vips-version), binary $BIN"
+echo "sous images: $(nproc) cores, $RUNS runs each (median), $(vipsthumbnail --vips-version), pyvips $("$python" -c 'import pyvips; print(pyvips.__version__)'), binary $BIN"
 read -r startup startup_kib < <({ /usr/bin/time -f '%e %M' vipsthumbnail "$first" -s 8x -o "$work/tiny.jpg" 2>&1 >/dev/null; } | tail -1)
 echo "vipsthumbnail to 8 px (mostly process start and decode): $(awk -v s="$startup" 'BEGIN { printf "%d", s * 1000 }') ms, $startup_kib KiB"
 
@@ -164,21 +182,25 @@ sleep 2
 echo "sous idle (api and worker roles): $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") KiB${PRELOAD:+, LD_PRELOAD=$PRELOAD}"
 stop
 
-printf '%-28s %-6s %-5s %19s %19s %13s %17s\n' photo width fmt "sous ms (KiB)" "vips ms (KiB)" "time ratio" "bytes sous/vips"
+printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %15s\n' photo width fmt "sous ms (KiB)" "vips ms" "vipsthumbnail ms (KiB)" time mem "bytes sous/vips"
 for file in "${photos[@]}"; do
-    megapixels=$(awk -v w="$(vipsheader -f width "$file")" -v h="$(vipsheader -f height "$file")" 'BEGIN { printf "%.0f", w * h / 1e6 }')
+    megapixels=$(awk -v w="$(vipsheader -f width "$file")" -v h="$(vipsheader -f height "$file")" 'BEGIN { printf "%.1f", w * h / 1e6 }')
+    chroma=$(vipsheader -f jpeg-chroma-subsample "$file" 2>/dev/null || echo "-")
     for width in 320 2560; do
         for format in webp jpeg; do
             sous_render "$file" "$width" "$format"
-            read -r v_ms v_kib v_bytes < <(vips_render "$file" "$width" "$format")
-            printf '%-28s %-6s %-5s %19s %19s %13s %17s\n' \
-                "$(basename "$file" | cut -c1-20) ${megapixels}MP" "$width" "$format" \
-                "$s_ms ($s_kib)" "$v_ms ($v_kib)" \
-                "$(awk -v a="$s_ms" -v b="$v_ms" 'BEGIN { printf "%.2f", a / b }')" \
-                "$s_bytes/$v_bytes"
+            read -r p_ms p_bytes < <(vips_in_process "$file" "$width" "$format")
+            read -r v_ms v_kib _ < <(vips_render "$file" "$width" "$format")
+            printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %15s\n' \
+                "$(basename "$file" | cut -c1-16) ${megapixels}MP $chroma" "$width" "$format" \
+                "$s_ms ($s_kib)" "$p_ms" "$v_ms ($v_kib)" \
+                "$(awk -v a="$s_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')" \
+                "$(awk -v a="$s_kib" -v b="$v_kib" 'BEGIN { printf "%.2f", a / b }')" \
+                "$s_bytes/$p_bytes"
         done
     done
 done
+echo "time: sous / libvips in process; mem: sous's whole server / the vipsthumbnail process (peak RSS)"
 
 dir="$work/cached"
 mkdir -p "$dir"
