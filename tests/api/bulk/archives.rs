@@ -277,6 +277,49 @@ async fn a_run_that_stops_half_way_is_finished_by_the_retry_without_duplicates()
 }
 
 #[tokio::test]
+async fn a_run_aborted_by_its_timeout_again_and_again_still_ends_with_each_image_once() {
+    let (app, reads) = spawn(&Backend::Embedded, |s| {
+        s.bulk.max_read_bytes = 1;
+        s.bulk.max_read_gap = 0;
+        // Each attempt is cut off after a second, in the middle of the archive.
+        let queue = s.jobs.queues.get_mut("bulk-ingest").unwrap();
+        queue.timeout = Some(std::time::Duration::from_secs(1));
+        queue.max_attempts = Some(20);
+    })
+    .await;
+    *reads.delay.lock().unwrap() = std::time::Duration::from_millis(100);
+    let zip = Zip::of(
+        (0..30)
+            .map(|i| Entry::new(&format!("{i:02}.png"), png(i)))
+            .collect(),
+    );
+    let archive = ingest(&app, "seller", zip.bytes()).await;
+    assert_eq!(archive["status"], "done", "{archive}");
+    assert_eq!(archive["counts"]["registered"], 30, "{archive}");
+    assert_eq!(images_of(&app, "seller").await, 30);
+    // More reads than one run needs: attempts were cut off and started again.
+    assert!(reads.ranges() > 31, "{} reads", reads.ranges());
+}
+
+#[tokio::test]
+async fn an_archive_of_one_image_too_many_fails_before_registering_any() {
+    let (app, _) = spawn(&Backend::Embedded, |_| {}).await;
+    let tiny = |i: u32| Entry::new(&format!("{i}.png"), vec![(i % 251) as u8; 4]);
+    let archive = ingest(
+        &app,
+        "seller",
+        Zip::of((0..1001).map(tiny).collect()).bytes(),
+    )
+    .await;
+    assert_eq!(archive["status"], "failed");
+    assert_eq!(
+        archive["reason"],
+        "the archive holds 1001 images; at most 1000 may be ingested at once"
+    );
+    assert_eq!(images_of(&app, "seller").await, 0);
+}
+
+#[tokio::test]
 async fn an_archive_replaced_while_it_is_read_fails_cleanly() {
     let (app, reads) = spawn(&Backend::Embedded, |s| {
         s.bulk.max_read_bytes = 1;

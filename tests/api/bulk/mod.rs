@@ -35,6 +35,8 @@ pub struct Reads {
     pub fail_after: Mutex<Option<u64>>,
     /// New bytes written over the archive just before the ranged read of this number.
     pub replace_at: Mutex<Option<(u64, Vec<u8>)>>,
+    /// How long each ranged read takes, as a slow store.
+    pub delay: Mutex<Duration>,
 }
 
 impl Reads {
@@ -109,6 +111,8 @@ impl ObjectStore for Counting {
                     if let Some((_, bytes)) = replacement {
                         self.inner.put(location, bytes.into()).await?;
                     }
+                    let delay = *self.reads.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     self.reads
                         .bytes
                         .fetch_add(range.end - range.start, Ordering::SeqCst);
