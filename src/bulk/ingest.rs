@@ -98,7 +98,10 @@ async fn ingest(platform: &Platform, row: &ArchiveRow) -> Result<(), Stop> {
     rows::set_status(&platform.db, &row.id, ArchiveStatus::Running, None).await?;
     let key = crate::platform::storage::ObjectKey::parse(&row.key)
         .map_err(|e| Stop::Failed(e.to_string()))?;
+    let started = Instant::now();
     let archive = Archive::open(&platform.store, &key, settings.max_archive_bytes).await?;
+    let (reads, bytes) = archive.opened_with();
+    read_made(platform, "directory", reads, bytes, started.elapsed());
     let (images, skipped): (Vec<&Entry>, Vec<&Entry>) = archive
         .entries
         .iter()
@@ -166,16 +169,66 @@ async fn read_entries(
         }
     }
     for run in archive.runs(&wanted, settings.max_read_bytes, settings.max_read_gap) {
+        let started = Instant::now();
         let bytes = archive.read(&platform.store, &run).await?;
+        read_made(
+            platform,
+            "entries",
+            1,
+            bytes.len() as u64,
+            started.elapsed(),
+        );
         for &index in &run.entries {
             let entry = &archive.entries[index as usize];
             let data = archive.slice(&run, &bytes, index);
+            let started = Instant::now();
             let outcome = register(platform, row, entry, &data).await?;
+            entry_done(platform, started.elapsed());
             let outcome = outcome.as_ref().map(String::as_str).map_err(String::as_str);
             record(platform, row, entry, outcome, progress).await?;
         }
     }
     Ok(())
+}
+
+/// Counts ranged reads of archives (`sous_bulk_archive_read_seconds`, by what they fetch) and
+/// their bytes, so operators see what an ingest costs the store.
+fn read_made(platform: &Platform, kind: &str, reads: u64, bytes: u64, took: std::time::Duration) {
+    let seconds = platform.metrics.histogram(
+        "bulk_archive_read_seconds",
+        "Ranged reads of archives, by what they fetch (the directory, or runs of entries)",
+        &["kind"],
+        &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
+    );
+    // Opening may take two reads; they are timed together.
+    for _ in 0..reads {
+        seconds
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64() / reads as f64);
+    }
+    platform
+        .metrics
+        .counter(
+            "bulk_archive_read_bytes_total",
+            "Bytes of archives read, by what the reads fetch",
+            &["kind"],
+        )
+        .with_label_values(&[kind])
+        .inc_by(bytes);
+}
+
+/// Times an entry from its bytes to its outcome (inflating, checking, registering).
+fn entry_done(platform: &Platform, took: std::time::Duration) {
+    platform
+        .metrics
+        .histogram(
+            "bulk_entry_seconds",
+            "Time to inflate, check and register one archive entry",
+            &[],
+            &[0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+        )
+        .with_label_values(&[] as &[&str])
+        .observe(took.as_secs_f64());
 }
 
 struct Progress {

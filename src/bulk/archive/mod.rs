@@ -52,6 +52,8 @@ pub struct Archive {
     pub entries: Vec<Entry>,
     /// Where each entry's bytes are (local header, data, descriptor), by entry index.
     spans: Vec<Range<u64>>,
+    /// Ranged reads and bytes that opening took (the tail, and a larger directory).
+    opened_with: (u64, u64),
 }
 
 /// Neighbouring entries read with one request.
@@ -81,12 +83,14 @@ impl Archive {
         let tail = store.get_range_of(key, &meta, tail_start..size).await?;
         let location = directory::locate(size, &tail)?;
         let end = location.offset + location.size;
+        let mut opened_with = (1, size - tail_start);
         let central = if location.offset >= tail_start {
             tail.slice((location.offset - tail_start) as usize..(end - tail_start) as usize)
         } else {
             let before = store
                 .get_range_of(key, &meta, location.offset..tail_start)
                 .await?;
+            opened_with = (2, size - location.offset);
             let mut whole = Vec::with_capacity(location.size as usize);
             whole.extend_from_slice(&before);
             whole.extend_from_slice(&tail[..(end.min(size) - tail_start) as usize]);
@@ -99,7 +103,13 @@ impl Archive {
             meta,
             entries,
             spans,
+            opened_with,
         })
+    }
+
+    /// Ranged reads and bytes that opening took.
+    pub fn opened_with(&self) -> (u64, u64) {
+        self.opened_with
     }
 
     pub fn size(&self) -> u64 {

@@ -66,6 +66,13 @@ async fn a_thousand_images_are_registered_from_three_reads() {
         fetched <= size * 105 / 100,
         "{fetched} bytes read of {size}"
     );
+    // What operators see agrees.
+    let metrics = app.metrics().await;
+    for (kind, count) in [("directory", 1), ("entries", 1)] {
+        let line = format!("sous_bulk_archive_read_seconds_count{{kind=\"{kind}\"}} {count}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    assert!(metrics.contains("sous_bulk_entry_seconds_count 1000"));
     let first = &named_images(&app, "seller").await[0];
     assert_eq!(first["name"], "items/0000.png");
     assert!(first["url"].as_str().unwrap().contains("/i/"), "{first}");
