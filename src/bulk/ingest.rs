@@ -8,7 +8,9 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::QUEUE;
-use super::archive::{Archive, Entry, ReadError, extract, names};
+use bytes::Bytes;
+
+use super::archive::{Archive, Entry, ReadError, Run, extract, names};
 use super::entity::archive::{ArchiveStatus, Model as ArchiveRow};
 use super::rows::{self, Counts};
 use crate::images::{self, Source};
@@ -168,25 +170,61 @@ async fn read_entries(
             None => wanted.push(entry.index),
         }
     }
-    for run in archive.runs(&wanted, settings.max_read_bytes, settings.max_read_gap) {
-        let started = Instant::now();
-        let bytes = archive.read(&platform.store, &run).await?;
-        read_made(
-            platform,
-            "entries",
-            1,
-            bytes.len() as u64,
-            started.elapsed(),
+    // The next run is read while this one's images are registered, so a slow store costs
+    // the larger of the two times, not their sum (one more run held: `max_read_bytes`).
+    let runs = archive.runs(&wanted, settings.max_read_bytes, settings.max_read_gap);
+    let mut next = match runs.first() {
+        Some(run) => Some(read_run(platform, archive, run).await?),
+        None => None,
+    };
+    for (at, run) in runs.iter().enumerate() {
+        let bytes = next.take().expect("read ahead");
+        let following = async {
+            match runs.get(at + 1) {
+                Some(run) => read_run(platform, archive, run).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (registered, following) = tokio::join!(
+            register_run(platform, row, archive, run, &bytes, progress),
+            following
         );
-        for &index in &run.entries {
-            let entry = &archive.entries[index as usize];
-            let data = archive.slice(&run, &bytes, index);
-            let started = Instant::now();
-            let outcome = register(platform, row, entry, &data).await?;
-            entry_done(platform, started.elapsed());
-            let outcome = outcome.as_ref().map(String::as_str).map_err(String::as_str);
-            record(platform, row, entry, outcome, progress).await?;
-        }
+        registered?;
+        next = following?;
+    }
+    Ok(())
+}
+
+async fn read_run(platform: &Platform, archive: &Archive, run: &Run) -> Result<Bytes, Stop> {
+    let started = Instant::now();
+    let bytes = archive.read(&platform.store, run).await?;
+    read_made(
+        platform,
+        "entries",
+        1,
+        bytes.len() as u64,
+        started.elapsed(),
+    );
+    Ok(bytes)
+}
+
+/// Registers the entries of `run`, read into `bytes`, committing each outcome.
+async fn register_run(
+    platform: &Platform,
+    row: &ArchiveRow,
+    archive: &Archive,
+    run: &Run,
+    bytes: &Bytes,
+    progress: &mut Progress,
+) -> Result<(), Stop> {
+    for &index in &run.entries {
+        let entry = &archive.entries[index as usize];
+        let data = archive.slice(run, bytes, index);
+        let started = Instant::now();
+        let outcome = register(platform, row, entry, &data).await?;
+        entry_done(platform, started.elapsed());
+        let outcome = outcome.as_ref().map(String::as_str).map_err(String::as_str);
+        record(platform, row, entry, outcome, progress).await?;
     }
     Ok(())
 }
