@@ -353,6 +353,50 @@ async fn an_archive_replaced_while_it_is_read_fails_cleanly() {
 }
 
 #[tokio::test]
+async fn an_archive_is_held_to_its_size_at_and_past_the_limit() {
+    let zip = Zip::of(vec![Entry::new("a.png", png(1))]).bytes();
+    let limit = zip.len() as u64;
+    let (app, _) = spawn(&Backend::Embedded, |s| s.bulk.max_archive_bytes = limit).await;
+    let archive = ingest(&app, "seller", zip.clone()).await;
+    assert_eq!(archive["status"], "done", "{archive}");
+    // One byte more (a trailing byte a ZIP reader tolerates) is refused as it is uploaded.
+    let mut larger = zip.clone();
+    larger.push(0);
+    let (location, url) = start_archive(&app, "seller").await;
+    assert_eq!(put_archive(&app, &url, larger.clone()).await.as_u16(), 413);
+    assert_eq!(read(&app, "seller", &location).await["status"], "waiting");
+    // A store that cannot bound an upload (a presigned S3 PUT) lets it in: the ingest refuses it.
+    let key = format!("bulk/archives/{}.zip", location.rsplit('/').next().unwrap());
+    app.platform
+        .store
+        .put(
+            &sous::platform::storage::ObjectKey::parse(&key).unwrap(),
+            larger.into(),
+        )
+        .await
+        .unwrap();
+    app.platform
+        .jobs
+        .enqueue(&IngestArchive {
+            event: ObjectCreated {
+                bucket: "local".into(),
+                key,
+                version: "unbounded".into(),
+                size: None,
+                content_type: None,
+            },
+        })
+        .await
+        .unwrap();
+    let archive = finished(&app, "seller", &location).await;
+    assert_eq!(archive["status"], "failed");
+    assert_eq!(
+        archive["reason"],
+        format!("the archive is larger than {limit} bytes")
+    );
+}
+
+#[tokio::test]
 async fn another_sellers_archive_is_not_there_for_them() {
     let (app, _) = spawn(&Backend::Embedded, |_| {}).await;
     let archive = ingest(
