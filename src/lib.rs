@@ -5,6 +5,7 @@
 
 pub mod ads;
 pub mod bulk;
+pub mod classification;
 pub mod config;
 pub mod images;
 pub mod labels;
@@ -37,6 +38,7 @@ fn job_registry() -> JobRegistry {
     labels::register_jobs(&mut registry);
     images::register_jobs(&mut registry);
     bulk::register_jobs(&mut registry);
+    classification::register_jobs(&mut registry);
     registry
 }
 
@@ -58,7 +60,13 @@ fn event_routes() -> EventRoutes {
     let mut routes = EventRoutes::default();
     images::register_events(&mut routes);
     bulk::register_events(&mut routes);
+    classification::register_events(&mut routes);
     routes
+}
+
+/// Parts of modules a replica can do without, named by `/readyz`.
+fn optional_parts() -> Vec<platform::http::OptionalPart> {
+    vec![classification::optional_part()]
 }
 
 /// Every route: the platform's, then each module's.
@@ -69,6 +77,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     images::routes(cfg);
     ads::routes(cfg);
     bulk::routes(cfg);
+    classification::routes(cfg);
     platform::uploads::api::routes(cfg);
     platform::uploads::notifications::routes(cfg);
 }
@@ -108,6 +117,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(ads::api::AdsApi::openapi());
     doc.merge(bulk::api::BulkApi::openapi());
     doc.merge(bulk::products::api::ProductsApi::openapi());
+    doc.merge(classification::api::MealPhotosApi::openapi());
     doc.merge(platform::uploads::notifications::StorageEventsApi::openapi());
     doc
 }
@@ -213,6 +223,7 @@ impl ApplicationBuilder {
         if let Some(layer) = store_layer {
             platform.store = platform.store.layered(layer);
         }
+        platform.optional_parts = optional_parts().into();
         Ok(Application {
             platform,
             listener,

@@ -63,6 +63,12 @@ enum Command {
         #[command(subcommand)]
         command: ImagesCommand,
     },
+    /// Classify every photo of a folder as a meal or not, with the model of SOUS_MODEL_DIR;
+    /// with food/ and nonfood/ subfolders, also print accuracy, precision and recall.
+    ClassifyDir {
+        /// The folder of photos.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -240,6 +246,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = sous::platform::db::connect(&settings).await?;
             sous::platform::db::migrate(&db).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::ClassifyDir { dir } => {
+            let classification = &settings.classification;
+            let classifier = sous::classification::load(&settings.model_dir, classification.threads)
+                .map_err(anyhow::Error::msg)?;
+            let limits = sous::images::codec::Limits {
+                max_pixels: settings.images.max_pixels,
+                max_frames: settings.images.max_frames,
+            };
+            let mut out = std::io::stdout().lock();
+            sous::classification::evaluate::classify_dir(&classifier, &dir, &limits, &mut out)?;
             Ok(())
         }
         Command::Token { sub, scopes, ttl } => {

@@ -11,6 +11,7 @@ mod m20261207_000006_image_placeholders;
 mod m20261208_000007_image_focus;
 mod m20261208_000008_bulk;
 mod m20261208_000009_products;
+mod m20261209_000010_meal_photos;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000007_image_focus::Migration),
             Box::new(m20261208_000008_bulk::Migration),
             Box::new(m20261208_000009_products::Migration),
+            Box::new(m20261209_000010_meal_photos::Migration),
         ]
     }
 }

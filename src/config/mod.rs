@@ -19,6 +19,7 @@ use url::Url;
 
 pub use crate::ads::settings::AdSettings;
 pub use crate::bulk::settings::BulkSettings;
+pub use crate::classification::settings::ClassificationSettings;
 pub use crate::images::settings::ImageSettings;
 pub use crate::labels::settings::LabelSettings;
 pub use connection_url::ConnectionUrl;
@@ -70,6 +71,7 @@ pub struct Settings {
     pub images: ImageSettings,
     pub ads: AdSettings,
     pub bulk: BulkSettings,
+    pub classification: ClassificationSettings,
     pub uploads: UploadSettings,
     pub events: EventSettings,
     /// Secret that signs development tokens and local upload URLs. Environment only
@@ -145,6 +147,7 @@ impl Default for Settings {
             images: ImageSettings::default(),
             ads: AdSettings::default(),
             bulk: BulkSettings::default(),
+            classification: ClassificationSettings::default(),
             uploads: UploadSettings::default(),
             events: EventSettings::default(),
             signing_key: None,
@@ -247,6 +250,7 @@ impl Settings {
         self.images.validate()?;
         self.ads.validate()?;
         self.bulk.validate()?;
+        self.classification.validate()?;
         Ok(())
     }
 

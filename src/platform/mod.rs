@@ -52,6 +52,8 @@ pub struct Platform {
     pub upload_signer: UploadSigner,
     /// What modules keep in process for this platform.
     pub state: Arc<ModuleState>,
+    /// Parts `/readyz` names without failing on them.
+    pub optional_parts: Arc<[http::OptionalPart]>,
     signing_key: SecretString,
 }
 
@@ -109,6 +111,7 @@ impl Platform {
             sns,
             upload_signer,
             state: Arc::default(),
+            optional_parts: Arc::new([]),
             signing_key,
         })
     }

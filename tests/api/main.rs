@@ -14,6 +14,7 @@ mod job_orphans;
 mod job_stalls;
 mod jobs;
 mod labels;
+mod meal_photos;
 mod migrations;
 mod readiness;
 mod scheduler;

@@ -12,7 +12,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use super::color::{ToSrgb, cmyk_to_rgb};
-use super::{Bitmap, CodecError, SourceFormat, heif};
+use super::{Bitmap, CodecError, Limits, SourceFormat, heif, probe};
 
 /// Most progressive scans a JPEG may have: each one is a pass over the whole picture, so a file
 /// of thousands of tiny scans would take minutes (libjpeg-turbo's advice for untrusted input).
@@ -61,6 +61,27 @@ pub fn decode(
         full_size,
         to_srgb,
     })
+}
+
+/// `bytes` decoded for a model to look at rather than for people: the format found by its
+/// magic number and held to `limits`, upright, in sRGB, transparency over white, and at least
+/// `shorter_side` pixels on its shorter side where the source has that many. JPEGs shrink while
+/// decoding, so a 12 MP photo wanted at 256 px decodes about a sixty-fourth of its pixels.
+/// Returns the RGB pixels with their width and height.
+pub fn decode_for_analysis(
+    bytes: &[u8],
+    limits: &Limits,
+    shorter_side: u32,
+) -> Result<(Vec<u8>, u32, u32), CodecError> {
+    let format = probe(bytes, limits)?.format;
+    // Both sides at least this long is the shorter one at least this long, however it turns.
+    let decoded = decode(bytes, format, Some((shorter_side, shorter_side)))?;
+    let mut bitmap = decoded.bitmap;
+    if let Some(to_srgb) = decoded.to_srgb {
+        to_srgb.apply(&mut bitmap);
+    }
+    let (width, height) = bitmap.size();
+    Ok((bitmap.rgb_over_white().into_owned(), width, height))
 }
 
 struct Raw {

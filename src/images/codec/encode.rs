@@ -35,25 +35,11 @@ fn jpeg(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
     let fail = failed("jpeg");
     let turbo = |e: turbojpeg::Error| fail(e.to_string());
     // JPEG has no transparency: what shows through becomes white, as on most pages.
-    let flattened;
-    let rgb = if bitmap.has_alpha() {
-        flattened = bitmap
-            .as_bytes()
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let alpha = u16::from(p[3]);
-                let over_white = |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8;
-                [over_white(p[0]), over_white(p[1]), over_white(p[2])]
-            })
-            .collect::<Vec<u8>>();
-        flattened.as_slice()
-    } else {
-        bitmap.as_bytes()
-    };
+    let rgb = bitmap.rgb_over_white();
     let (width, height) = (bitmap.width() as usize, bitmap.height() as usize);
     jpeg_compressor(quality, width * height)?
         .compress_to_vec(turbojpeg::Image {
-            pixels: rgb,
+            pixels: &*rgb,
             width,
             pitch: width * 3,
             height,

@@ -18,7 +18,7 @@ use super::transform::OutputFormat;
 
 pub use animate::animated_webp;
 pub use color::ToSrgb;
-pub use decode::{Decoded, decode};
+pub use decode::{Decoded, decode, decode_for_analysis};
 pub use encode::encode;
 pub use planar::from_planes;
 pub use probe::{Probe, probe, sniff};
@@ -142,6 +142,29 @@ impl Bitmap {
     /// The picture shrunk to fit `side`×`side`, as 8-bit RGBA.
     pub fn thumbnail_rgba(&self, side: u32) -> image::RgbaImage {
         self.0.thumbnail(side, side).to_rgba8()
+    }
+
+    /// RGB pixels, transparency shown over white.
+    pub fn rgb_over_white(&self) -> std::borrow::Cow<'_, [u8]> {
+        if !self.has_alpha() {
+            return std::borrow::Cow::Borrowed(self.as_bytes());
+        }
+        let over_white = |c: u8, alpha: u16| {
+            ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8
+        };
+        let rgb = self
+            .as_bytes()
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let alpha = u16::from(p[3]);
+                [
+                    over_white(p[0], alpha),
+                    over_white(p[1], alpha),
+                    over_white(p[2], alpha),
+                ]
+            })
+            .collect();
+        std::borrow::Cow::Owned(rgb)
     }
 
     pub fn has_alpha(&self) -> bool {

@@ -66,16 +66,25 @@ type Enqueue = Arc<
         + Sync,
 >;
 
+/// Told once a module's job is queued for an object, so the module can show it as queued.
+pub type Queued = fn(Platform, ObjectCreated) -> BoxFuture<'static, anyhow::Result<()>>;
+
+struct Route {
+    prefix: String,
+    enqueue: Enqueue,
+    queued: Option<Queued>,
+}
+
 /// Key prefixes and the module job each starts, assembled once in `lib.rs`.
 #[derive(Clone, Default)]
 pub struct EventRoutes {
-    routes: Vec<(String, Enqueue)>,
+    routes: Vec<Arc<Route>>,
 }
 
 impl std::fmt::Debug for EventRoutes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.routes.iter().map(|(p, _)| p))
+            .entries(self.routes.iter().map(|r| &r.prefix))
             .finish()
     }
 }
@@ -85,6 +94,24 @@ impl EventRoutes {
     /// the module's own queue. `J` must be idempotent: a version is routed once, but any job
     /// may run more than once.
     pub fn on_created<J: Job + From<ObjectCreated>>(&mut self, prefix: &str) -> &mut Self {
+        self.add::<J>(prefix, None)
+    }
+
+    /// As [`EventRoutes::on_created`], and `queued` is told once the job is queued (its
+    /// failure is logged: the job runs anyway).
+    pub fn on_created_then<J: Job + From<ObjectCreated>>(
+        &mut self,
+        prefix: &str,
+        queued: Queued,
+    ) -> &mut Self {
+        self.add::<J>(prefix, Some(queued))
+    }
+
+    fn add<J: Job + From<ObjectCreated>>(
+        &mut self,
+        prefix: &str,
+        queued: Option<Queued>,
+    ) -> &mut Self {
         assert!(
             prefix.ends_with('/'),
             "event prefix {prefix} must end with /"
@@ -92,21 +119,22 @@ impl EventRoutes {
         assert!(
             self.routes
                 .iter()
-                .all(|(p, _)| !p.starts_with(prefix) && !prefix.starts_with(p.as_str())),
+                .all(|r| !r.prefix.starts_with(prefix) && !prefix.starts_with(r.prefix.as_str())),
             "event prefix {prefix} overlaps another"
         );
-        self.routes.push((
-            prefix.to_string(),
-            Arc::new(|jobs, event| Box::pin(jobs.enqueue(&J::from(event)))),
-        ));
+        self.routes.push(Arc::new(Route {
+            prefix: prefix.to_string(),
+            enqueue: Arc::new(|jobs, event| Box::pin(jobs.enqueue(&J::from(event)))),
+            queued,
+        }));
         self
     }
 
-    fn route(&self, key: &str) -> Option<&Enqueue> {
+    fn route(&self, key: &str) -> Option<&Route> {
         self.routes
             .iter()
-            .find(|(prefix, _)| key.starts_with(prefix.as_str()))
-            .map(|(_, enqueue)| enqueue)
+            .find(|route| key.starts_with(route.prefix.as_str()))
+            .map(Arc::as_ref)
     }
 
     pub fn owns(&self, key: &str) -> bool {
@@ -142,13 +170,13 @@ impl Job for QueuedBeforeOneHop {
 
     async fn run(self, context: JobContext) -> Result<(), JobError> {
         let platform = &context.platform;
-        let Some(enqueue) = platform.event_routes.route(&self.event.key) else {
+        let Some(route) = platform.event_routes.route(&self.event.key) else {
             return Err(JobError::permanent(anyhow::anyhow!(
                 "no module owns {}",
                 self.event.key
             )));
         };
-        enqueue(&platform.jobs, self.event)
+        (route.enqueue)(&platform.jobs, self.event)
             .await
             .map_err(JobError::retry)?;
         Ok(())
@@ -160,7 +188,7 @@ impl Job for QueuedBeforeOneHop {
 /// again so a redelivery can succeed.
 pub async fn route(platform: &Platform, event: ObjectCreated) -> Result<Outcome, RouteError> {
     let key = event.key.clone();
-    let Some(enqueue) = platform.event_routes.route(&key) else {
+    let Some(route) = platform.event_routes.route(&key) else {
         tracing::info!(%key, bucket = %event.bucket, "storage event for a prefix no module owns; ignored");
         return Ok(Outcome::Unrouted { key });
     };
@@ -169,11 +197,16 @@ pub async fn route(platform: &Platform, event: ObjectCreated) -> Result<Outcome,
         tracing::info!(%key, version = %event.version, "storage event delivered again; ignored");
         return Ok(Outcome::Duplicate { key });
     }
-    if let Err(error) = enqueue(&platform.jobs, event).await {
+    if let Err(error) = (route.enqueue)(&platform.jobs, event.clone()).await {
         entity::Entity::delete_by_id(id).exec(&platform.db).await?;
         return Err(RouteError::Queue(error));
     }
     tracing::info!(%key, "storage event queued");
+    if let Some(queued) = route.queued
+        && let Err(error) = queued(platform.clone(), event).await
+    {
+        tracing::warn!(%key, error = format!("{error:#}"), "cannot mark the object as queued");
+    }
     Ok(Outcome::Queued { key })
 }
 

@@ -19,6 +19,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/openapi.json").get(openapi));
 }
 
+/// A part of a module this replica can do without (the classifier without its weights):
+/// `/readyz` names it `unavailable` but stays ready, since the replica still serves the rest.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalPart {
+    pub name: &'static str,
+    /// `Err` says why the part is unavailable (logged, not shown).
+    pub check: fn(&Platform) -> Result<(), String>,
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
@@ -42,7 +51,8 @@ async fn check<E: std::fmt::Display>(
 }
 
 /// 200 when database, store, queue and cache all answer; 503 naming those that did not. The
-/// body says only ok/failed/timeout: the causes go to the log, not to whoever asks.
+/// body says only ok/failed/timeout/unavailable: the causes go to the log, not to whoever asks.
+/// An optional part that is unavailable is named without failing readiness.
 async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError> {
     let (database, store, queue, cache) = tokio::join!(
         check("database", platform.db.ping()),
@@ -56,7 +66,18 @@ async fn readyz(platform: web::Data<Platform>) -> Result<HttpResponse, ApiError>
         let state = if stalled { "stalled" } else { "ok" };
         checks.push((format!("worker:{queue}"), state));
     }
-    let failed: Vec<&str> = checks
+    let required = checks.len();
+    for part in platform.optional_parts.iter() {
+        let state = match (part.check)(&platform) {
+            Ok(()) => "ok",
+            Err(reason) => {
+                tracing::debug!(part = part.name, %reason, "optional part unavailable");
+                "unavailable"
+            }
+        };
+        checks.push((part.name.to_string(), state));
+    }
+    let failed: Vec<&str> = checks[..required]
         .iter()
         .filter(|(_, s)| *s != "ok")
         .map(|(n, _)| n.as_str())

@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 pub use body::body_within;
 pub use error::{ApiError, Code, FieldError, PROBLEM_JSON, Problem, problem_for_status};
-pub use health::routes as health_routes;
+pub use health::{OptionalPart, routes as health_routes};
 pub use page::{Cursor, DEFAULT_PAGE, ListQuery, MAX_PAGE, Page, page_limit};
 
 use super::Platform;

@@ -97,12 +97,16 @@ type Handler = Arc<
     dyn Fn(serde_json::Value, JobContext) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync,
 >;
 
+/// Says, as a worker starts, whether this process can run a queue's jobs (`Err` says why not).
+pub type Gate = fn(&Platform) -> Result<(), String>;
+
 /// Job kinds, their handlers and their queues, assembled once in `lib.rs` from every module.
 #[derive(Clone)]
 pub struct JobRegistry {
     handlers: HashMap<&'static str, (Queue, Handler)>,
     /// Every declared queue with the operator's overrides applied.
     queues: BTreeMap<Queue, QueueSettings>,
+    gates: BTreeMap<Queue, Gate>,
 }
 
 impl JobRegistry {
@@ -111,6 +115,7 @@ impl JobRegistry {
         let mut registry = JobRegistry {
             handlers: HashMap::new(),
             queues: BTreeMap::from([(Queue::SYSTEM, Queue::SYSTEM.defaults())]),
+            gates: BTreeMap::new(),
         };
         registry
             .register::<Probe>()
@@ -143,6 +148,17 @@ impl JobRegistry {
         }
         self.queues.insert(J::QUEUE, J::QUEUE.defaults());
         self
+    }
+
+    /// A worker works on `queue` only if `gate` lets it as the worker starts; otherwise its jobs
+    /// wait in the queue for a worker that can (after the operator fixes what `gate` names).
+    pub fn hold_unless(&mut self, queue: Queue, gate: Gate) -> &mut Self {
+        self.gates.insert(queue, gate);
+        self
+    }
+
+    fn gate(&self, queue: Queue) -> Option<Gate> {
+        self.gates.get(&queue).copied()
     }
 
     /// Applies `SOUS_JOBS__QUEUES__*` over the declared defaults. Fails, naming the setting, on

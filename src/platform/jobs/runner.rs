@@ -48,6 +48,12 @@ pub async fn run_workers(
     let stop = CancellationToken::new();
     let mut workers = JoinSet::new();
     for queue in queues {
+        if let Some(gate) = platform.jobs.registry().gate(queue)
+            && let Err(reason) = gate(&platform)
+        {
+            tracing::warn!(%queue, %reason, "not working on this queue; its jobs wait for a worker that can");
+            continue;
+        }
         workers.spawn(supervise(
             platform.clone(),
             queue,

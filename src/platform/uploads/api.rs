@@ -168,6 +168,7 @@ impl From<UploadError> for ApiError {
             UploadError::KeyTaken(_) => {
                 ApiError::conflict("an upload for this object exists already")
             }
+            UploadError::Received(_) => ApiError::new(Code::UploadFinished, error.to_string()),
             UploadError::Unrouted(_) | UploadError::Invalid(_) => {
                 ApiError::internal(anyhow::Error::new(error).context("cannot start an upload"))
             }
@@ -218,12 +219,14 @@ mod tests {
         for error in [
             UploadError::Unrouted("elsewhere/x".into()),
             UploadError::KeyTaken("images/uploads/x".into()),
+            UploadError::Received("meal-photos/x".into()),
             UploadError::Invalid("no content type".into()),
             UploadError::Database(sea_orm::DbErr::Custom("boom".into())),
             UploadError::Signing(store()),
         ] {
             let expected = match &error {
                 UploadError::KeyTaken(_) => Code::Conflict,
+                UploadError::Received(_) => Code::UploadFinished,
                 UploadError::Unrouted(_) | UploadError::Invalid(_) | UploadError::Database(_) => {
                     Code::Internal
                 }

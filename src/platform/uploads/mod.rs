@@ -102,6 +102,8 @@ pub enum UploadError {
     Unrouted(String),
     #[error("an upload for {0} already exists")]
     KeyTaken(String),
+    #[error("{0} has been uploaded already")]
+    Received(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -154,7 +156,75 @@ pub async fn create(
             }
             _ => UploadError::Database(e),
         })?;
+    ticket(platform, &request, id, expires_in, expires_at).await
+}
 
+/// The URL for `request.key`: a new intent, or the existing one renewed (see [`renew`]), so a
+/// client asking again for the same object gets a fresh URL to the same place.
+pub async fn issue(
+    platform: &Platform,
+    request: UploadRequest,
+) -> Result<UploadTicket, UploadError> {
+    match create(platform, request.clone()).await {
+        Err(UploadError::KeyTaken(_)) => renew(platform, request).await,
+        other => other,
+    }
+}
+
+/// A fresh URL for the intent already made for `request.key`, with the terms of `request`, as
+/// long as nothing has been uploaded to it: a client that lost its URL, or let it expire, asks
+/// again for the same object.
+#[tracing::instrument(skip_all, fields(key = %request.key, owner = %request.owner))]
+pub async fn renew(
+    platform: &Platform,
+    request: UploadRequest,
+) -> Result<UploadTicket, UploadError> {
+    use entity::Column;
+    let key = request.key.to_string();
+    let intent = entity::Entity::find()
+        .filter(Column::Key.eq(key.as_str()))
+        .filter(Column::Owner.eq(request.owner.as_str()))
+        .one(&platform.db)
+        .await?
+        .ok_or_else(|| UploadError::Invalid(format!("no upload to renew for {key}")))?;
+    let expires_in = request
+        .expires_in
+        .unwrap_or(platform.settings.uploads.expiry);
+    let expires_at =
+        Utc::now() + chrono::Duration::from_std(expires_in).unwrap_or(chrono::Duration::days(7));
+    let renewed = entity::Entity::update_many()
+        .col_expr(
+            Column::ContentTypes,
+            serde_json::to_string(&request.content_types)
+                .expect("strings serialize")
+                .into(),
+        )
+        .col_expr(
+            Column::MaxBytes,
+            i64::try_from(request.max_bytes).unwrap_or(i64::MAX).into(),
+        )
+        .col_expr(Column::Status, IntentStatus::Pending.into())
+        .col_expr(Column::ExpiresAt, expires_at.into())
+        .filter(Column::Id.eq(intent.id.as_str()))
+        .filter(Column::Status.is_in([IntentStatus::Pending, IntentStatus::Expired]))
+        .exec(&platform.db)
+        .await?
+        .rows_affected;
+    if renewed == 0 {
+        return Err(UploadError::Received(key));
+    }
+    ticket(platform, &request, intent.id, expires_in, expires_at).await
+}
+
+/// Signs the URL for intent `id`: the store's own presigned PUT, or sous's upload endpoint.
+async fn ticket(
+    platform: &Platform,
+    request: &UploadRequest,
+    id: String,
+    expires_in: Duration,
+    expires_at: DateTime<Utc>,
+) -> Result<UploadTicket, UploadError> {
+    let key = request.key.to_string();
     let mut headers = BTreeMap::new();
     let mut signed_headers = Vec::new();
     if let [content_type] = request.content_types.as_slice() {
