@@ -250,8 +250,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ClassifyDir { dir } => {
             let classification = &settings.classification;
-            let classifier = sous::classification::load(&settings.model_dir, classification.threads)
-                .map_err(anyhow::Error::msg)?;
+            let classifier =
+                sous::classification::load(&settings.model_dir, classification.threads)
+                    .map_err(anyhow::Error::msg)?;
             let limits = sous::images::codec::Limits {
                 max_pixels: settings.images.max_pixels,
                 max_frames: settings.images.max_frames,

@@ -57,7 +57,11 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(MealPhotos::Owner).string().not_null())
-                    .col(ColumnDef::new(MealPhotos::DevicePhotoId).string().not_null())
+                    .col(
+                        ColumnDef::new(MealPhotos::DevicePhotoId)
+                            .string()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(MealPhotos::Key)
                             .string()

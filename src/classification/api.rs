@@ -303,12 +303,18 @@ pub(super) async fn changed_since(
     let query = query.into_inner();
     let after = match query.changed_since.as_deref() {
         None | Some("") => 0,
-        Some(cursor) => cursor.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
-            ApiError::new(
-                Code::InvalidQuery,
-                format!("`{cursor}` is not a cursor: pass the `next_cursor` of a previous poll"),
-            )
-        })?,
+        Some(cursor) => cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|c| *c >= 0)
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::InvalidQuery,
+                    format!(
+                        "`{cursor}` is not a cursor: pass the `next_cursor` of a previous poll"
+                    ),
+                )
+            })?,
     };
     let limit = match query.limit {
         None => MAX_PAGE,

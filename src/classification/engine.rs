@@ -82,7 +82,12 @@ pub fn load(model_dir: &Path, threads: usize) -> Result<Classifier, String> {
     };
     Classifier::load(model_dir, config)
         .and_then(|classifier| classifier.with_threads(threads))
-        .map_err(|e| format!("cannot load the classifier from {}: {e}", model_dir.display()))
+        .map_err(|e| {
+            format!(
+                "cannot load the classifier from {}: {e}",
+                model_dir.display()
+            )
+        })
 }
 
 struct Pending {

@@ -14,7 +14,7 @@ pub mod photo {
         pub owner: String,
         /// The device's own id for the photo: asking again for it finds this row.
         pub device_photo_id: String,
-        /// `meal-photos/{owner hash}/{id}`.
+        /// `meal-photos/{id}`.
         #[sea_orm(unique)]
         pub key: String,
         pub content_type: String,

@@ -155,7 +155,11 @@ pub fn classify_dir(
         )?;
     }
     if summary.unreadable > 0 {
-        writeln!(out, "{} files could not be read as photos", summary.unreadable)?;
+        writeln!(
+            out,
+            "{} files could not be read as photos",
+            summary.unreadable
+        )?;
     }
     Ok(summary)
 }

@@ -72,7 +72,11 @@ impl Job for ClassifyPhoto {
                 "classifying took longer than {WORK_TIMEOUT:?}"
             ))),
         };
-        let from = [PhotoStatus::Waiting, PhotoStatus::Queued, PhotoStatus::Processing];
+        let from = [
+            PhotoStatus::Waiting,
+            PhotoStatus::Queued,
+            PhotoStatus::Processing,
+        ];
         let (change, retry) = match outcome {
             Ok(result) => (
                 Change {
@@ -153,8 +157,8 @@ async fn classify(platform: &Platform, key: &str) -> Result<Classified, Stop> {
     let batcher = engine
         .batcher(platform)
         .map_err(|reason| Stop::Transient(anyhow::anyhow!(reason)))?;
-    let object_key = crate::platform::storage::ObjectKey::parse(key)
-        .map_err(|e| Stop::Failed(e.to_string()))?;
+    let object_key =
+        crate::platform::storage::ObjectKey::parse(key).map_err(|e| Stop::Failed(e.to_string()))?;
     let bytes = match platform.store.get(&object_key).await {
         Ok(bytes) => bytes,
         Err(object_store::Error::NotFound { .. }) => {

@@ -19,7 +19,9 @@ impl Preprocessed {
     pub fn from_nchw(data: &[f32], size: usize) -> Preprocessed {
         let plane = size * size;
         assert_eq!(data.len(), 3 * plane, "expected 3×{size}×{size} values");
-        let data = (0..plane).flat_map(|p| (0..3).map(move |c| data[c * plane + p])).collect();
+        let data = (0..plane)
+            .flat_map(|p| (0..3).map(move |c| data[c * plane + p]))
+            .collect();
         Preprocessed { size, data }
     }
 
@@ -42,7 +44,11 @@ impl Preprocessed {
 pub fn preprocess(rgb: &[u8], width: u32, height: u32, input: &InputConfig) -> Preprocessed {
     let (width, height) = (width as usize, height as usize);
     assert!(width > 0 && height > 0, "empty image");
-    assert_eq!(rgb.len(), width * height * 3, "expected {width}×{height} RGB bytes");
+    assert_eq!(
+        rgb.len(),
+        width * height * 3,
+        "expected {width}×{height} RGB bytes"
+    );
     let (short, long) = (width.min(height), width.max(height));
     let resized_long = input.resize_shorter * long / short;
     let (resized_w, resized_h) = match width <= height {
@@ -55,7 +61,11 @@ pub fn preprocess(rgb: &[u8], width: u32, height: u32, input: &InputConfig) -> P
 
     // Horizontal pass over the source rows the vertical pass reads.
     let first_row = rows.iter().map(|t| t.start).min().unwrap_or(0);
-    let end_row = rows.iter().map(|t| t.start + t.weights.len()).max().unwrap_or(0);
+    let end_row = rows
+        .iter()
+        .map(|t| t.start + t.weights.len())
+        .max()
+        .unwrap_or(0);
     let mut wide = Vec::with_capacity((end_row - first_row) * size * 3);
     for y in first_row..end_row {
         let row = &rgb[y * width * 3..(y + 1) * width * 3];
@@ -63,7 +73,9 @@ pub fn preprocess(rgb: &[u8], width: u32, height: u32, input: &InputConfig) -> P
             let mut sum = [0.0f32; 3];
             for (i, w) in taps.weights.iter().enumerate() {
                 let pixel = &row[(taps.start + i) * 3..][..3];
-                sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += w * f32::from(v));
+                sum.iter_mut()
+                    .zip(pixel)
+                    .for_each(|(s, &v)| *s += w * f32::from(v));
             }
             wide.extend(sum);
         }
@@ -79,7 +91,11 @@ pub fn preprocess(rgb: &[u8], width: u32, height: u32, input: &InputConfig) -> P
             let src = &wide[(taps.start + i - first_row) * row_len..][..row_len];
             out.iter_mut().zip(src).for_each(|(o, s)| *o += w * s);
         }
-        data.extend(out.iter().enumerate().map(|(i, v)| v * scale[i % 3] - shift[i % 3]));
+        data.extend(
+            out.iter()
+                .enumerate()
+                .map(|(i, v)| v * scale[i % 3] - shift[i % 3]),
+        );
     }
     Preprocessed { size, data }
 }
@@ -122,7 +138,12 @@ mod tests {
     use super::*;
 
     fn input_config() -> InputConfig {
-        InputConfig { size: 224, resize_shorter: 256, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] }
+        InputConfig {
+            size: 224,
+            resize_shorter: 256,
+            mean: [0.485, 0.456, 0.406],
+            std: [0.229, 0.224, 0.225],
+        }
     }
 
     #[test]
@@ -173,7 +194,12 @@ mod tests {
         }
         let row = [0.0f32, 255.0, 0.0, 255.0, 0.0, 255.0, 0.0, 255.0];
         let mid = &taps[1];
-        let v: f32 = mid.weights.iter().enumerate().map(|(i, w)| w * row[mid.start + i]).sum();
+        let v: f32 = mid
+            .weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| w * row[mid.start + i])
+            .sum();
         assert!((v - 127.5).abs() < 1.0, "{v}");
     }
 
@@ -181,6 +207,9 @@ mod tests {
     fn from_nchw_interleaves_channels() {
         let data: Vec<f32> = (0..12).map(|v| v as f32).collect();
         let p = Preprocessed::from_nchw(&data, 2);
-        assert_eq!(p.data(), &[0.0, 4.0, 8.0, 1.0, 5.0, 9.0, 2.0, 6.0, 10.0, 3.0, 7.0, 11.0]);
+        assert_eq!(
+            p.data(),
+            &[0.0, 4.0, 8.0, 1.0, 5.0, 9.0, 2.0, 6.0, 10.0, 3.0, 7.0, 11.0]
+        );
     }
 }

@@ -209,8 +209,11 @@ mod tests {
             ("food_classes", serde_json::json!(["990-1001"])),
             ("food_classes", serde_json::json!(["969-924"])),
             ("food_classes", serde_json::json!([])),
-            ("input", serde_json::json!({"size": 0, "resize_shorter": 256,
-                "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]})),
+            (
+                "input",
+                serde_json::json!({"size": 0, "resize_shorter": 256,
+                "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}),
+            ),
         ];
         for (key, value) in cases {
             let mut config = example();

@@ -25,7 +25,10 @@ pub enum ModelError {
     #[error("model file {0} does not exist")]
     MissingFile(PathBuf),
     #[error("reading {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("bad model config: {0}")]
     Config(String),
     #[error("weights lack tensor {0}")]
@@ -33,7 +36,11 @@ pub enum ModelError {
     #[error("tensor {name}: {reason}")]
     BadTensor { name: String, reason: String },
     #[error("tensor {name} has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { name: String, expected: Vec<usize>, found: Vec<usize> },
+    ShapeMismatch {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     #[error("input image is {found}×{found}, the model takes {expected}×{expected}")]
     InputSize { expected: usize, found: usize },
     #[error("thread pool: {0}")]
@@ -55,17 +62,26 @@ impl Classifier {
     /// tensor the network needs. The forward pass uses as many threads as the machine has.
     pub fn load(dir: &Path, config: ModelConfig) -> Result<Classifier, ModelError> {
         config.validate()?;
-        let network = weights::load_network(&dir.join(&config.weights), config.classes, Isa::detect())?;
+        let network =
+            weights::load_network(&dir.join(&config.weights), config.classes, Isa::detect())?;
         let mut food_classes: Vec<usize> = config.food_classes.indices().collect();
         food_classes.sort_unstable();
         food_classes.dedup();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Classifier { config, network, food_classes, pool: thread_pool(threads)? })
+        Ok(Classifier {
+            config,
+            network,
+            food_classes,
+            pool: thread_pool(threads)?,
+        })
     }
 
     /// The same classifier running its forward passes on `threads` threads.
     pub fn with_threads(self, threads: usize) -> Result<Classifier, ModelError> {
-        Ok(Classifier { pool: thread_pool(threads)?, ..self })
+        Ok(Classifier {
+            pool: thread_pool(threads)?,
+            ..self
+        })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -84,35 +100,32 @@ impl Classifier {
         }
         let size = self.config.input.size;
         if let Some(bad) = batch.iter().find(|p| p.size() != size) {
-            return Err(ModelError::InputSize { expected: size, found: bad.size() });
+            return Err(ModelError::InputSize {
+                expected: size,
+                found: bad.size(),
+            });
         }
-        let data: Vec<f32> = batch.iter().flat_map(|p| p.data()).copied().collect();
+        let mut data = Vec::with_capacity(batch.len() * size * size * 3);
+        batch.iter().for_each(|p| data.extend_from_slice(p.data()));
         let input = Tensor::from_vec(data, (batch.len(), size, size, 3), &Device::Cpu)?;
         let logits = self.pool.install(|| -> candle_core::Result<Tensor> {
-            let prof = std::env::var_os("MNV2_PROFILE").is_some();
-            let mut t = std::time::Instant::now();
-            let mut times = vec![];
             let mut x = input.apply_op1_no_bwd(&self.network.stem)?;
-            times.push(t.elapsed().as_secs_f64()*1e3); t = std::time::Instant::now();
             for block in &self.network.blocks {
                 x = x.apply_op1_no_bwd(block)?;
-                times.push(t.elapsed().as_secs_f64()*1e3); t = std::time::Instant::now();
             }
-            let r = x.apply_op1_no_bwd(&self.network.head);
-            times.push(t.elapsed().as_secs_f64()*1e3);
-            if prof { PROF.with_borrow_mut(|p| { if p.is_empty() { p.resize(times.len(), vec![]); } for (a, b) in p.iter_mut().zip(&times) { a.push(*b); } }); }
-            r
+            x.apply_op1_no_bwd(&self.network.head)
         })?;
         Ok(logits.to_vec2()?)
     }
-
-    pub fn prof_collect_on_pool(&self) { self.pool.broadcast(|_| prof_collect()); }
 
     /// Per image, the probability (softmax over all classes) that it shows one of the food
     /// classes.
     pub fn food_probabilities(&self, batch: &[Preprocessed]) -> Result<Vec<f32>, ModelError> {
         let logits = self.logits(batch)?;
-        Ok(logits.iter().map(|l| food_probability(l, &self.food_classes)).collect())
+        Ok(logits
+            .iter()
+            .map(|l| food_probability(l, &self.food_classes))
+            .collect())
     }
 }
 
@@ -132,17 +145,3 @@ fn food_probability(logits: &[f32], classes: &[usize]) -> f32 {
     let food: f64 = classes.iter().map(|&c| exp(logits[c])).sum();
     (food / total) as f32
 }
-
-thread_local! { pub static PROF: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) }; }
-pub fn prof_report() {
-    let pool_thread_data = PROF_ALL.lock().unwrap();
-    let mut total = 0.0;
-    for (i, t) in pool_thread_data.iter().enumerate() {
-        let mut t = t.clone(); t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let med = t[t.len() / 2]; total += med;
-        println!("op {i:2}: median {med:.3} ms");
-    }
-    println!("sum of medians {total:.3}");
-}
-pub static PROF_ALL: std::sync::Mutex<Vec<Vec<f64>>> = std::sync::Mutex::new(Vec::new());
-pub fn prof_collect() { PROF.with_borrow_mut(|p| { let mut all = PROF_ALL.lock().unwrap(); if all.is_empty() { all.resize(p.len(), vec![]); } for (a, b) in all.iter_mut().zip(p.iter()) { a.extend(b); } p.clear(); }); }

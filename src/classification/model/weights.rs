@@ -73,7 +73,10 @@ impl Tensors {
 
     /// The named tensor's values, if it is there, of a float type and of shape `shape`.
     fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
-        let tensor = self.0.get(name).ok_or_else(|| ModelError::MissingTensor(name.into()))?;
+        let tensor = self
+            .0
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor(name.into()))?;
         if tensor.dims() != shape {
             return Err(ModelError::ShapeMismatch {
                 name: name.into(),
@@ -89,13 +92,21 @@ impl Tensors {
         }
         let values: Vec<f32> = tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
         if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
-            return Err(ModelError::BadTensor { name: name.into(), reason: format!("holds {bad}") });
+            return Err(ModelError::BadTensor {
+                name: name.into(),
+                reason: format!("holds {bad}"),
+            });
         }
         Ok(values)
     }
 
     /// Weight and bias of conv `conv`, with batch norm `bn` folded in when the file has it.
-    fn conv(&self, conv: &str, bn: &str, shape: &[usize]) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+    fn conv(
+        &self,
+        conv: &str,
+        bn: &str,
+        shape: &[usize],
+    ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
         let mut weight = self.get(&format!("{conv}.weight"), shape)?;
         let outputs = shape[0];
         let bias_name = format!("{conv}.bias");
@@ -138,7 +149,11 @@ impl Tensors {
         let (expand, first) = if expansion == 1 {
             (None, 0)
         } else {
-            let (w, b) = self.conv(&format!("{name}.0.0"), &format!("{name}.0.1"), &[hidden, inputs, 1, 1])?;
+            let (w, b) = self.conv(
+                &format!("{name}.0.0"),
+                &format!("{name}.0.1"),
+                &[hidden, inputs, 1, 1],
+            )?;
             (Some(Pointwise::new(&w, b, true)), 1)
         };
         let (w, b) = self.conv(

@@ -149,9 +149,8 @@ impl Bitmap {
         if !self.has_alpha() {
             return std::borrow::Cow::Borrowed(self.as_bytes());
         }
-        let over_white = |c: u8, alpha: u16| {
-            ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8
-        };
+        let over_white =
+            |c: u8, alpha: u16| ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8;
         let rgb = self
             .as_bytes()
             .chunks_exact(4)

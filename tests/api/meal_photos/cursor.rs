@@ -52,9 +52,18 @@ async fn poll_while_writers_write(backend: &Backend) {
     let created: Vec<String> = created.into_iter().flatten().collect();
     assert_eq!(created.len(), WRITERS * PER_WRITER);
     for id in &created {
-        assert_eq!(seen.get(id), Some(&1), "{backend:?}: photo {id} seen {:?} times", seen.get(id));
+        assert_eq!(
+            seen.get(id),
+            Some(&1),
+            "{backend:?}: photo {id} seen {:?} times",
+            seen.get(id)
+        );
     }
-    assert_eq!(seen.len(), created.len(), "{backend:?}: saw photos nobody made");
+    assert_eq!(
+        seen.len(),
+        created.len(),
+        "{backend:?}: saw photos nobody made"
+    );
     // Nothing changed since: the next poll is empty and keeps the cursor.
     let again = changes(&app, owner, &cursor).await;
     assert_eq!(again["items"].as_array().unwrap().len(), 0, "{again}");
@@ -104,8 +113,16 @@ async fn pages_follow_one_another_and_cursors_are_checked() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().unwrap().len(), 0, "none is done");
-    for bad in ["changed_since=yesterday", "changed_since=-1", "limit=0", "limit=501", "status=eaten"] {
-        let (status, problem) = app.get_json(&token, &format!("/v1/meal-photos?{bad}")).await;
+    for bad in [
+        "changed_since=yesterday",
+        "changed_since=-1",
+        "limit=0",
+        "limit=501",
+        "status=eaten",
+    ] {
+        let (status, problem) = app
+            .get_json(&token, &format!("/v1/meal-photos?{bad}"))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {problem}");
         assert!(problem["detail"].as_str().is_some(), "{problem}");
     }

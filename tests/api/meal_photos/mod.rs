@@ -103,7 +103,13 @@ pub async fn put(app: &TestApp, upload: &Value, bytes: Vec<u8>) -> StatusCode {
 }
 
 /// Asks for one photo and uploads `bytes` as it: the photo's id.
-pub async fn upload(app: &TestApp, owner: &str, device_id: &str, content_type: &str, bytes: Vec<u8>) -> String {
+pub async fn upload(
+    app: &TestApp,
+    owner: &str,
+    device_id: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> String {
     let (status, body) = ask(app, owner, &[(device_id, content_type, bytes.len() as u64)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let photo = &body["photos"][0];

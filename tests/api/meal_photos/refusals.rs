@@ -16,17 +16,39 @@ async fn bad_batches_are_refused_whole() {
     let app = spawn(&Backend::Embedded, None).await;
     let ids: Vec<String> = (0..101).map(|n| format!("IMG_{n}")).collect();
     let batch = |count: usize| -> Vec<(&str, &str, u64)> {
-        ids[..count].iter().map(|id| (id.as_str(), "image/jpeg", 1000)).collect()
+        ids[..count]
+            .iter()
+            .map(|id| (id.as_str(), "image/jpeg", 1000))
+            .collect()
     };
     let (status, problem) = ask(&app, "cook", &batch(101)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("at most 100"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("at most 100"),
+        "{problem}"
+    );
 
     let refusals = [
-        (vec![("a", "image/gif", 1000)], StatusCode::BAD_REQUEST, "photos[0].content_type"),
-        (vec![("a", "image/jpeg", LIMIT + 1)], StatusCode::PAYLOAD_TOO_LARGE, "photos[0].size"),
-        (vec![("a", "image/jpeg", 0)], StatusCode::BAD_REQUEST, "photos[0].size"),
-        (vec![("", "image/jpeg", 10)], StatusCode::BAD_REQUEST, "photos[0].device_photo_id"),
+        (
+            vec![("a", "image/gif", 1000)],
+            StatusCode::BAD_REQUEST,
+            "photos[0].content_type",
+        ),
+        (
+            vec![("a", "image/jpeg", LIMIT + 1)],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "photos[0].size",
+        ),
+        (
+            vec![("a", "image/jpeg", 0)],
+            StatusCode::BAD_REQUEST,
+            "photos[0].size",
+        ),
+        (
+            vec![("", "image/jpeg", 10)],
+            StatusCode::BAD_REQUEST,
+            "photos[0].device_photo_id",
+        ),
         (
             vec![("a", "image/jpeg", 10), ("a", "image/png", 10)],
             StatusCode::BAD_REQUEST,
@@ -54,7 +76,13 @@ async fn bad_batches_are_refused_whole() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(changes(&app, "cook", "").await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        changes(&app, "cook", "").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     // At the limits: a hundred photos, one of exactly 10 MB.
     let (status, body) = ask(&app, "cook", &batch(100)).await;
@@ -62,7 +90,13 @@ async fn bad_batches_are_refused_whole() {
     assert_eq!(body["photos"].as_array().unwrap().len(), 100);
     let (status, body) = ask(&app, "cook", &[("big", "image/jpeg", LIMIT)]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let response = app.client.post(app.url("/v1/meal-photos")).json(&json!({"photos": []})).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/v1/meal-photos"))
+        .json(&json!({"photos": []}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -71,7 +105,10 @@ async fn an_upload_larger_than_declared_is_refused() {
     let app = spawn(&Backend::Embedded, None).await;
     let (_, body) = ask(&app, "cook", &[("IMG_1", "image/jpeg", 100)]).await;
     let photo = &body["photos"][0];
-    assert_eq!(put(&app, &photo["upload"], vec![0xFF; 101]).await, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        put(&app, &photo["upload"], vec![0xFF; 101]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
     let id = photo["id"].as_str().unwrap();
     assert_eq!(super::get(&app, "cook", id).await["status"], "waiting");
 }
@@ -84,15 +121,33 @@ async fn photos_that_cannot_be_read_fail_with_their_reason() {
     let app = spawn(&Backend::Embedded, Some(models)).await;
     let whole = jpeg(64, 48, |x, y| [x as u8, y as u8, 128]);
     let cases: [(&str, &str, Vec<u8>, &str); 3] = [
-        ("text", "image/jpeg", b"just some words, not a photo at all".to_vec(), "sous accepts JPEG"),
-        ("bomb", "image/png", png_header_claiming(100_000, 100_000), "100000×100000"),
-        ("cut", "image/jpeg", whole[..whole.len() / 2].to_vec(), "corrupt or truncated"),
+        (
+            "text",
+            "image/jpeg",
+            b"just some words, not a photo at all".to_vec(),
+            "sous accepts JPEG",
+        ),
+        (
+            "bomb",
+            "image/png",
+            png_header_claiming(100_000, 100_000),
+            "100000×100000",
+        ),
+        (
+            "cut",
+            "image/jpeg",
+            whole[..whole.len() / 2].to_vec(),
+            "corrupt or truncated",
+        ),
     ];
     for (device_id, content_type, bytes, reason) in cases {
         let id = upload(&app, "cook", device_id, content_type, bytes).await;
         let photo = settled(&app, "cook", &id).await;
         assert_eq!(photo["status"], "failed", "{device_id}: {photo}");
-        assert!(photo["reason"].as_str().unwrap().contains(reason), "{device_id}: {photo}");
+        assert!(
+            photo["reason"].as_str().unwrap().contains(reason),
+            "{device_id}: {photo}"
+        );
         assert!(photo["is_food"].is_null(), "{photo}");
     }
 
@@ -106,8 +161,16 @@ async fn photos_that_cannot_be_read_fail_with_their_reason() {
         size: Some(1000),
         content_type: None,
     };
-    sous::platform::uploads::deliver(&app.platform, event).await.unwrap();
+    sous::platform::uploads::deliver(&app.platform, event)
+        .await
+        .unwrap();
     let photo = settled(&app, "cook", id).await;
     assert_eq!(photo["status"], "failed", "{photo}");
-    assert!(photo["reason"].as_str().unwrap().contains("not in the store"), "{photo}");
+    assert!(
+        photo["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not in the store"),
+        "{photo}"
+    );
 }

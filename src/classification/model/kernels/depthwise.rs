@@ -17,7 +17,13 @@ pub struct Rows<'a> {
 
 impl<'a> Rows<'a> {
     pub fn whole(data: &'a [f32], height: usize, width: usize, channels: usize) -> Self {
-        Self { data, first: 0, height, width, channels }
+        Self {
+            data,
+            first: 0,
+            height,
+            width,
+            channels,
+        }
     }
 
     /// Image row `y`, or `None` where `y` falls in the zero padding.
@@ -41,12 +47,23 @@ impl Depthwise {
     /// `weight` in PyTorch's layout, channels × 1 × 3 × 3.
     pub fn new(weight: &[f32], bias: Vec<f32>, stride: usize) -> Self {
         let channels = bias.len();
-        assert_eq!(weight.len(), channels * 9, "depthwise weight is not C×1×3×3");
-        assert!(stride == 1 || stride == 2, "depthwise stride must be 1 or 2");
+        assert_eq!(
+            weight.len(),
+            channels * 9,
+            "depthwise weight is not C×1×3×3"
+        );
+        assert!(
+            stride == 1 || stride == 2,
+            "depthwise stride must be 1 or 2"
+        );
         let weight = (0..9)
             .flat_map(|tap| (0..channels).map(move |c| weight[c * 9 + tap]))
             .collect();
-        Self { stride, weight, bias }
+        Self {
+            stride,
+            weight,
+            bias,
+        }
     }
 
     pub fn channels(&self) -> usize {
@@ -72,7 +89,12 @@ impl Depthwise {
         assert_eq!(input.channels, self.channels());
         let row_len = self.out_len(input.width) * self.channels();
         assert_eq!(out.len(), out_rows.len() * row_len);
-        isa.dispatch(DepthwiseRows { dw: self, input, out_rows, out });
+        isa.dispatch(DepthwiseRows {
+            dw: self,
+            input,
+            out_rows,
+            out,
+        });
     }
 }
 
@@ -94,9 +116,20 @@ impl Kernel for DepthwiseRows<'_, '_> {
         for (y, out_row) in self.out_rows.zip(self.out.chunks_exact_mut(row_len)) {
             let top = (y * self.dw.stride) as isize - 1;
             let taps = [top, top + 1, top + 2].map(|iy| self.input.row(iy));
-            let mut row = OutputRow { dw: self.dw, taps, width: self.input.width, out: out_row };
-            row.compute(s, 0..vector_end);
-            row.compute(Scalar, vector_end..c);
+            let mut row = OutputRow {
+                dw: self.dw,
+                taps,
+                width: self.input.width,
+                out: out_row,
+            };
+            // A constant stride lets the compiler resolve which tap each load feeds.
+            if self.dw.stride == 1 {
+                row.compute::<_, 1>(s, 0..vector_end);
+                row.compute::<_, 1>(Scalar, vector_end..c);
+            } else {
+                row.compute::<_, 2>(s, 0..vector_end);
+                row.compute::<_, 2>(Scalar, vector_end..c);
+            }
         }
     }
 }
@@ -111,41 +144,83 @@ struct OutputRow<'a, 'b> {
 impl OutputRow<'_, '_> {
     /// Channels `channels` (a multiple of `S::N` long) of every pixel of the row.
     #[inline(always)]
-    fn compute<S: Lanes>(&mut self, s: S, channels: Range<usize>) {
+    fn compute<S: Lanes, const STRIDE: usize>(&mut self, s: S, channels: Range<usize>) {
         let c = self.dw.channels();
-        let stride = self.dw.stride;
         let out_width = self.out.len() / c;
         // Pixels whose three input columns all lie inside the image.
-        let inner = 1..(self.width.saturating_sub(2) / stride + 1).min(out_width);
+        let inner_end = (self.width.saturating_sub(2) / STRIDE + 1).clamp(1, out_width);
         for c0 in channels.step_by(S::N) {
             let w: [S::V; 9] = std::array::from_fn(|t| s.load(&self.dw.weight[t * c + c0..]));
             let bias = s.load(&self.dw.bias[c0..]);
-            for ox in 0..out_width {
-                let left = (ox * stride) as isize - 1;
-                let mut acc = bias;
-                if inner.contains(&ox) {
-                    let base = left as usize * c + c0;
-                    for (row, w) in self.taps.iter().zip(w.chunks_exact(3)) {
-                        if let Some(row) = row {
-                            acc = s.mul_add(s.load(&row[base..]), w[0], acc);
-                            acc = s.mul_add(s.load(&row[base + c..]), w[1], acc);
-                            acc = s.mul_add(s.load(&row[base + 2 * c..]), w[2], acc);
-                        }
-                    }
-                } else {
-                    for (row, w) in self.taps.iter().zip(w.chunks_exact(3)) {
-                        let Some(row) = row else { continue };
-                        for (kx, &w) in w.iter().enumerate() {
-                            let ix = left + kx as isize;
-                            if ix >= 0 && (ix as usize) < self.width {
-                                acc = s.mul_add(s.load(&row[ix as usize * c + c0..]), w, acc);
-                            }
+            // Interior pixels in groups of 8, 4, 2 and 1, then the edges, whose windows
+            // reach into the padding on the left or right.
+            // (Stride 2 groups of 8 would span too many columns for the compiler to unroll.)
+            let mut ox = match STRIDE {
+                1 => self.groups::<S, STRIDE, 8, 0, 0>(s, 1..inner_end, c0, &w, bias),
+                _ => 1,
+            };
+            ox = self.groups::<S, STRIDE, 4, 0, 0>(s, ox..inner_end, c0, &w, bias);
+            ox = self.groups::<S, STRIDE, 2, 0, 0>(s, ox..inner_end, c0, &w, bias);
+            ox = self.groups::<S, STRIDE, 1, 0, 0>(s, ox..inner_end, c0, &w, bias);
+            // Past `inner_end` every window reaches the right padding.
+            match self.width <= 1 {
+                true => self.groups::<S, STRIDE, 1, 1, 1>(s, 0..1, c0, &w, bias),
+                false => self.groups::<S, STRIDE, 1, 1, 0>(s, 0..1, c0, &w, bias),
+            };
+            self.groups::<S, STRIDE, 1, 0, 1>(s, ox.max(1)..out_width, c0, &w, bias);
+        }
+    }
+
+    /// Pixels from `pixels.start` in groups of `P`, computed together so that their
+    /// accumulations overlap in the pipeline; returns the first pixel left over. The first
+    /// `SKIP_LEFT` and last `SKIP_RIGHT` input columns of the group's window are padding.
+    #[inline(always)]
+    fn groups<
+        S: Lanes,
+        const STRIDE: usize,
+        const P: usize,
+        const SKIP_LEFT: usize,
+        const SKIP_RIGHT: usize,
+    >(
+        &mut self,
+        s: S,
+        pixels: Range<usize>,
+        c0: usize,
+        w: &[S::V; 9],
+        bias: S::V,
+    ) -> usize {
+        let c = self.dw.channels();
+        // The window of P pixels: `columns` input columns from the one left of the first.
+        let columns = (P - 1) * STRIDE + 3;
+        let span = (columns - SKIP_LEFT - SKIP_RIGHT - 1) * c + S::N;
+        let mut ox = pixels.start;
+        while ox + P <= pixels.end {
+            let mut acc = [bias; P];
+            let first = (ox * STRIDE + SKIP_LEFT - 1) * c + c0;
+            for (row, w) in self.taps.iter().zip(w.chunks_exact(3)) {
+                let Some(row) = row else { continue };
+                let row = &row[first..first + span];
+                // Each input column is loaded once and feeds every pixel whose window holds it.
+                let mut at = 0;
+                for column in SKIP_LEFT..columns - SKIP_RIGHT {
+                    // SAFETY: `at` grows by `c` per column from 0, so `at + N <= span`.
+                    let x = unsafe { s.load_at(row, at) };
+                    at += c;
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let kx = column.wrapping_sub(p * STRIDE);
+                        if kx < 3 {
+                            *acc = s.mul_add(x, w[kx], *acc);
                         }
                     }
                 }
-                s.store(&mut self.out[ox * c + c0..], s.relu6(acc));
             }
+            let out = &mut self.out[ox * c + c0..(ox + P - 1) * c + c0 + S::N];
+            for (p, acc) in acc.into_iter().enumerate() {
+                s.store(&mut out[p * c..], s.relu6(acc));
+            }
+            ox += P;
         }
+        ox
     }
 }
 
@@ -156,11 +231,23 @@ mod tests {
     use candle_core::{Device, Tensor};
 
     /// candle's grouped conv2d + bias + clamp, NHWC in and out.
-    fn reference(x: &[f32], h: usize, w: usize, c: usize, wt: &[f32], b: &[f32], s: usize) -> Vec<f32> {
+    fn reference(
+        x: &[f32],
+        h: usize,
+        w: usize,
+        c: usize,
+        wt: &[f32],
+        b: &[f32],
+        s: usize,
+    ) -> Vec<f32> {
         let input = candle_nhwc(x, 1, h, w, c);
         let kernel = Tensor::from_slice(wt, (c, 1, 3, 3), &Device::Cpu).unwrap();
         let bias = Tensor::from_slice(b, (1, c, 1, 1), &Device::Cpu).unwrap();
-        let y = input.conv2d(&kernel, 1, s, 1, c).unwrap().broadcast_add(&bias).unwrap();
+        let y = input
+            .conv2d(&kernel, 1, s, 1, c)
+            .unwrap()
+            .broadcast_add(&bias)
+            .unwrap();
         let y = y.clamp(0f32, 6f32).unwrap().permute((0, 2, 3, 1)).unwrap();
         y.flatten_all().unwrap().to_vec1().unwrap()
     }
@@ -178,7 +265,12 @@ mod tests {
                     let mut out = vec![f32::NAN; oh * ow * c];
                     dw.run(isa, Rows::whole(&x, h, w, c), 0..oh, &mut out);
                     let expected = reference(&x, h, w, c, &wt, &b, stride);
-                    assert_close(&out, &expected, 1e-5, &format!("{isa:?} {h}x{w}x{c} s{stride}"));
+                    assert_close(
+                        &out,
+                        &expected,
+                        1e-5,
+                        &format!("{isa:?} {h}x{w}x{c} s{stride}"),
+                    );
                 }
             }
         }
@@ -190,7 +282,12 @@ mod tests {
         let x = random(h * w * c, 21, 3.0);
         let dw = Depthwise::new(&random(c * 9, 22, 1.0), random(c, 23, 1.0), 2);
         let mut whole = vec![0.0; dw.out_len(h) * dw.out_len(w) * c];
-        dw.run(Isa::detect(), Rows::whole(&x, h, w, c), 0..dw.out_len(h), &mut whole);
+        dw.run(
+            Isa::detect(),
+            Rows::whole(&x, h, w, c),
+            0..dw.out_len(h),
+            &mut whole,
+        );
 
         let out_rows = 2..4;
         let in_rows = dw.input_rows(&out_rows);
@@ -203,6 +300,9 @@ mod tests {
         let mut band = vec![0.0; out_rows.len() * dw.out_len(w) * c];
         dw.run(Isa::detect(), input, out_rows.clone(), &mut band);
         let out_row_len = dw.out_len(w) * c;
-        assert_eq!(band, whole[out_rows.start * out_row_len..out_rows.end * out_row_len]);
+        assert_eq!(
+            band,
+            whole[out_rows.start * out_row_len..out_rows.end * out_row_len]
+        );
     }
 }

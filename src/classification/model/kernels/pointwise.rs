@@ -1,5 +1,7 @@
 //! 1×1 convolution (equally, a linear layer) as one GEMM over all pixels, NHWC.
 
+use std::ops::Range;
+
 use gemm::{Parallelism, gemm};
 
 use super::simd::{Isa, Kernel, Lanes, Scalar};
@@ -18,10 +20,20 @@ impl Pointwise {
     /// `weight` in PyTorch's layout, outputs × inputs.
     pub fn new(weight: &[f32], bias: Vec<f32>, relu6: bool) -> Self {
         let outputs = bias.len();
-        assert!(outputs > 0 && weight.len() % outputs == 0, "weight is not outputs×inputs");
+        assert!(
+            outputs > 0 && weight.len().is_multiple_of(outputs),
+            "weight is not outputs×inputs"
+        );
         let inputs = weight.len() / outputs;
-        let weight = (0..inputs).flat_map(|i| (0..outputs).map(move |o| weight[o * inputs + i])).collect();
-        Self { inputs, weight, bias, relu6 }
+        let weight = (0..inputs)
+            .flat_map(|i| (0..outputs).map(move |o| weight[o * inputs + i]))
+            .collect();
+        Self {
+            inputs,
+            weight,
+            bias,
+            relu6,
+        }
     }
 
     pub fn inputs(&self) -> usize {
@@ -32,29 +44,36 @@ impl Pointwise {
         self.bias.len()
     }
 
-    /// `out = act(input · Wᵀ + bias + residual)` for every pixel (row) of `input`, with the
-    /// GEMM split over `threads` threads of the current rayon pool.
-    pub fn run(
+    /// `out = act(input · Wᵀ + bias + residual)` for every pixel (row) of `input`.
+    pub fn run(&self, isa: Isa, input: &[f32], out: &mut [f32], residual: Option<&[f32]>) {
+        self.run_columns(isa, input, 0..self.outputs(), out, residual);
+    }
+
+    /// Like [`Pointwise::run`], but only output channels `columns`, which are all `out` and
+    /// `residual` hold.
+    pub fn run_columns(
         &self,
         isa: Isa,
         input: &[f32],
+        columns: Range<usize>,
         out: &mut [f32],
         residual: Option<&[f32]>,
-        threads: usize,
     ) {
-        let (k, n) = (self.inputs, self.outputs());
+        let (k, n) = (self.inputs, columns.len());
         let m = input.len() / k;
         assert_eq!(input.len(), m * k, "input is not pixels × {k}");
+        assert!(columns.end <= self.outputs(), "columns out of range");
         assert_eq!(out.len(), m * n, "output is not pixels × {n}");
         if let Some(residual) = residual {
             assert_eq!(residual.len(), out.len(), "residual differs from output");
         }
-        let parallelism = match threads {
-            0 | 1 => Parallelism::None,
-            t => Parallelism::Rayon(t),
-        };
+        if m == 0 || n == 0 {
+            return;
+        }
+        let weight = &self.weight[columns.start..];
         // SAFETY: the asserts above keep every index the strides describe inside the slices:
-        // input m×k (row stride k), weight k×n (row stride n), out m×n (row stride n).
+        // input m×k (row stride k), weight from column `columns.start` k×n (row stride
+        // `outputs`), out m×n (row stride n).
         unsafe {
             gemm(
                 m,
@@ -67,18 +86,24 @@ impl Pointwise {
                 input.as_ptr(),
                 1,
                 k as isize,
-                self.weight.as_ptr(),
+                weight.as_ptr(),
                 1,
-                n as isize,
+                self.outputs() as isize,
                 0.0,
                 1.0,
                 false,
                 false,
                 false,
-                parallelism,
+                Parallelism::None,
             );
         }
-        isa.dispatch(Epilogue { bias: &self.bias, relu6: self.relu6, out, residual });
+        let bias = &self.bias[columns];
+        isa.dispatch(Epilogue {
+            bias,
+            relu6: self.relu6,
+            out,
+            residual,
+        });
     }
 }
 
@@ -132,14 +157,23 @@ mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
-    fn reference(x: &[f32], m: usize, w: &[f32], b: &[f32], res: Option<&[f32]>, relu6: bool) -> Vec<f32> {
+    fn reference(
+        x: &[f32],
+        m: usize,
+        w: &[f32],
+        b: &[f32],
+        res: Option<&[f32]>,
+        relu6: bool,
+    ) -> Vec<f32> {
         let n = b.len();
         let k = w.len() / n;
         let dev = &Device::Cpu;
         let x = Tensor::from_slice(x, (m, k), dev).unwrap();
         let w = Tensor::from_slice(w, (n, k), dev).unwrap();
         let mut y = x.matmul(&w.t().unwrap()).unwrap();
-        y = y.broadcast_add(&Tensor::from_slice(b, n, dev).unwrap()).unwrap();
+        y = y
+            .broadcast_add(&Tensor::from_slice(b, n, dev).unwrap())
+            .unwrap();
         if let Some(res) = res {
             y = (y + Tensor::from_slice(res, (m, n), dev).unwrap()).unwrap();
         }
@@ -151,24 +185,44 @@ mod tests {
 
     #[test]
     fn matches_candle_matmul_with_every_epilogue_and_isa() {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
         for isa in Isa::all_available() {
             for (m, k, n) in [(1, 1, 1), (37, 16, 96), (200, 19, 23), (9, 160, 33)] {
                 for (relu6, with_residual) in [(true, false), (false, true), (false, false)] {
-                    for threads in [1, 2] {
-                        let x = random(m * k, 1, 2.0);
-                        let w = random(n * k, 2, 1.0);
-                        let b = random(n, 3, 1.0);
-                        let res = with_residual.then(|| random(m * n, 4, 1.0));
-                        let pw = Pointwise::new(&w, b.clone(), relu6);
-                        let mut out = vec![f32::NAN; m * n];
-                        pool.install(|| pw.run(isa, &x, &mut out, res.as_deref(), threads));
-                        let expected = reference(&x, m, &w, &b, res.as_deref(), relu6);
-                        let what = format!("{isa:?} {m}x{k}x{n} relu6={relu6} threads={threads}");
-                        assert_close(&out, &expected, 1e-4, &what);
-                    }
+                    let x = random(m * k, 1, 2.0);
+                    let w = random(n * k, 2, 1.0);
+                    let b = random(n, 3, 1.0);
+                    let res = with_residual.then(|| random(m * n, 4, 1.0));
+                    let pw = Pointwise::new(&w, b.clone(), relu6);
+                    let mut out = vec![f32::NAN; m * n];
+                    pw.run(isa, &x, &mut out, res.as_deref());
+                    let expected = reference(&x, m, &w, &b, res.as_deref(), relu6);
+                    assert_close(
+                        &out,
+                        &expected,
+                        1e-4,
+                        &format!("{isa:?} {m}x{k}x{n} relu6={relu6}"),
+                    );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_column_range_equals_those_columns_of_the_whole() {
+        let (m, k, n) = (13, 24, 40);
+        let pw = Pointwise::new(&random(n * k, 5, 1.0), random(n, 6, 1.0), true);
+        let x = random(m * k, 7, 2.0);
+        let mut whole = vec![0.0; m * n];
+        pw.run(Isa::detect(), &x, &mut whole, None);
+        for columns in [0..16, 16..40, 5..6] {
+            let mut part = vec![f32::NAN; m * columns.len()];
+            pw.run_columns(Isa::detect(), &x, columns.clone(), &mut part, None);
+            let expected: Vec<f32> = whole
+                .chunks(n)
+                .flat_map(|row| &row[columns.clone()])
+                .copied()
+                .collect();
+            assert_close(&part, &expected, 1e-6, &format!("columns {columns:?}"));
         }
     }
 }

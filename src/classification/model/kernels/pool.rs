@@ -2,7 +2,10 @@
 
 /// Means over the `pixels` rows of each image: `input` is images × pixels × channels.
 pub fn global_average_pool(input: &[f32], pixels: usize, channels: usize) -> Vec<f32> {
-    assert!(pixels > 0 && input.len() % (pixels * channels) == 0, "input is not N×pixels×C");
+    assert!(
+        pixels > 0 && input.len().is_multiple_of(pixels * channels),
+        "input is not N×pixels×C"
+    );
     let scale = 1.0 / pixels as f32;
     input
         .chunks_exact(pixels * channels)

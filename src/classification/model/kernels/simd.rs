@@ -87,6 +87,11 @@ pub trait Lanes: Copy {
     const N: usize;
     fn splat(self, x: f32) -> Self::V;
     fn load(self, src: &[f32]) -> Self::V;
+    /// Loads `N` floats from `src[offset..]`, unchecked.
+    ///
+    /// # Safety
+    /// `offset + N <= src.len()`.
+    unsafe fn load_at(self, src: &[f32], offset: usize) -> Self::V;
     fn store(self, dst: &mut [f32], v: Self::V);
     /// `a * b + c`
     fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
@@ -110,6 +115,11 @@ impl Lanes for Scalar {
         src[0]
     }
     #[inline(always)]
+    unsafe fn load_at(self, src: &[f32], offset: usize) -> f32 {
+        // SAFETY: the caller keeps `offset` in bounds.
+        unsafe { *src.get_unchecked(offset) }
+    }
+    #[inline(always)]
     fn store(self, dst: &mut [f32], v: f32) {
         dst[0] = v;
     }
@@ -123,7 +133,7 @@ impl Lanes for Scalar {
     }
     #[inline(always)]
     fn relu6(self, v: f32) -> f32 {
-        v.max(0.0).min(6.0)
+        v.clamp(0.0, 6.0)
     }
 }
 
@@ -146,6 +156,11 @@ impl Lanes for Avx512 {
         let src = &src[..16];
         // SAFETY: `src` holds 16 floats; the token proves AVX-512F support.
         unsafe { _mm512_loadu_ps(src.as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn load_at(self, src: &[f32], offset: usize) -> __m512 {
+        // SAFETY: the caller keeps `offset + 16` in bounds; the token proves AVX-512F support.
+        unsafe { _mm512_loadu_ps(src.as_ptr().add(offset)) }
     }
     #[inline(always)]
     fn store(self, dst: &mut [f32], v: __m512) {
@@ -189,6 +204,11 @@ impl Lanes for Avx2 {
         let src = &src[..8];
         // SAFETY: `src` holds 8 floats; the token proves AVX2 support.
         unsafe { _mm256_loadu_ps(src.as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn load_at(self, src: &[f32], offset: usize) -> __m256 {
+        // SAFETY: the caller keeps `offset + 8` in bounds; the token proves AVX2 support.
+        unsafe { _mm256_loadu_ps(src.as_ptr().add(offset)) }
     }
     #[inline(always)]
     fn store(self, dst: &mut [f32], v: __m256) {

@@ -23,7 +23,11 @@ impl Stem {
         let weight = (0..TAPS)
             .flat_map(|tap| {
                 // `tap` enumerates [ky][kx][ci]; PyTorch's order is [out][ci][ky][kx].
-                let (ky, kx, ci) = (tap / (3 * IN_CHANNELS), tap / IN_CHANNELS % 3, tap % IN_CHANNELS);
+                let (ky, kx, ci) = (
+                    tap / (3 * IN_CHANNELS),
+                    tap / IN_CHANNELS % 3,
+                    tap % IN_CHANNELS,
+                );
                 (0..outputs).map(move |o| weight[o * TAPS + ci * 9 + ky * 3 + kx])
             })
             .collect();
@@ -40,11 +44,28 @@ impl Stem {
     }
 
     /// Writes output rows `out_rows` of one `height` × `width` RGB image into `out`.
-    pub fn run(&self, isa: Isa, image: &[f32], height: usize, out_rows: Range<usize>, out: &mut [f32]) {
+    pub fn run(
+        &self,
+        isa: Isa,
+        image: &[f32],
+        height: usize,
+        out_rows: Range<usize>,
+        out: &mut [f32],
+    ) {
         let width = image.len() / (height * IN_CHANNELS);
         assert_eq!(image.len(), height * width * IN_CHANNELS);
-        assert_eq!(out.len(), out_rows.len() * Self::out_len(width) * self.outputs());
-        isa.dispatch(StemRows { stem: self, image, height, width, out_rows, out });
+        assert_eq!(
+            out.len(),
+            out_rows.len() * Self::out_len(width) * self.outputs()
+        );
+        isa.dispatch(StemRows {
+            stem: self,
+            image,
+            height,
+            width,
+            out_rows,
+            out,
+        });
     }
 }
 
@@ -78,28 +99,87 @@ impl StemRows<'_> {
     #[inline(always)]
     fn row<S: Lanes>(&self, s: S, y: usize, out: &mut [f32], channels: Range<usize>) {
         let outputs = self.stem.outputs();
-        let top = (y * STRIDE) as isize - 1;
-        let ky_range = (-top).max(0) as usize..(self.height as isize - top).min(3) as usize;
-        let pixel_len = self.width * IN_CHANNELS;
-        for ox in 0..out.len() / outputs {
-            let left = (ox * STRIDE) as isize - 1;
-            let kx_range = (-left).max(0) as usize..(self.width as isize - left).min(3) as usize;
-            for c0 in channels.clone().step_by(S::N) {
-                let mut acc = s.load(&self.stem.bias[c0..]);
-                for ky in ky_range.clone() {
-                    let row = (top + ky as isize) as usize * pixel_len;
-                    for kx in kx_range.clone() {
-                        let pixel = row + (left + kx as isize) as usize * IN_CHANNELS;
-                        for ci in 0..IN_CHANNELS {
-                            let tap = (ky * 3 + kx) * IN_CHANNELS + ci;
-                            let w = s.load(&self.stem.weight[tap * outputs + c0..]);
-                            acc = s.mul_add(s.splat(self.image[pixel + ci]), w, acc);
-                        }
-                    }
-                }
-                s.store(&mut out[ox * outputs + c0..], s.relu6(acc));
+        let out_width = out.len() / outputs;
+        // Pixels whose three input columns all lie inside the image.
+        let inner_end = (self.width.saturating_sub(2) / STRIDE + 1).clamp(1, out_width);
+        for c0 in channels.step_by(S::N) {
+            let mut ox = self.groups::<S, 8>(s, y, 1..inner_end, c0, out);
+            ox = self.groups::<S, 4>(s, y, ox..inner_end, c0, out);
+            ox = self.groups::<S, 1>(s, y, ox..inner_end, c0, out);
+            for ox in (0..1.min(out_width)).chain(ox..out_width) {
+                let left = (ox * STRIDE) as isize - 1;
+                let columns = (-left).max(0) as usize..(self.width as isize - left).min(3) as usize;
+                let acc = self.taps(
+                    s,
+                    y,
+                    left.max(0) as usize,
+                    columns,
+                    c0,
+                    [s.load(&self.stem.bias[c0..])],
+                );
+                s.store(&mut out[ox * outputs + c0..], s.relu6(acc[0]));
             }
         }
+    }
+
+    /// Interior pixels from `pixels.start` in groups of `P`, computed together so that their
+    /// accumulations overlap in the pipeline; returns the first pixel left over.
+    #[inline(always)]
+    fn groups<S: Lanes, const P: usize>(
+        &self,
+        s: S,
+        y: usize,
+        pixels: Range<usize>,
+        c0: usize,
+        out: &mut [f32],
+    ) -> usize {
+        let outputs = self.stem.outputs();
+        let mut ox = pixels.start;
+        while ox + P <= pixels.end {
+            let bias = [s.load(&self.stem.bias[c0..]); P];
+            let acc = self.taps(s, y, ox * STRIDE - 1, 0..3, c0, bias);
+            for (p, acc) in acc.into_iter().enumerate() {
+                s.store(&mut out[(ox + p) * outputs + c0..], s.relu6(acc));
+            }
+            ox += P;
+        }
+        ox
+    }
+
+    /// Adds to `acc` the taps in `columns` of `P` pixels side by side, the first of whose
+    /// leftmost input column (inside the image) is `left`.
+    #[inline(always)]
+    fn taps<S: Lanes, const P: usize>(
+        &self,
+        s: S,
+        y: usize,
+        left: usize,
+        columns: Range<usize>,
+        c0: usize,
+        mut acc: [S::V; P],
+    ) -> [S::V; P] {
+        let outputs = self.stem.outputs();
+        let top = (y * STRIDE) as isize - 1;
+        let rows = (-top).max(0) as usize..(self.height as isize - top).min(3) as usize;
+        let skipped = columns.start;
+        let span = ((P - 1) * STRIDE + columns.len()) * IN_CHANNELS;
+        for ky in rows {
+            let start = ((top + ky as isize) as usize * self.width + left) * IN_CHANNELS;
+            let row = &self.image[start..start + span];
+            for kx in columns.clone() {
+                for ci in 0..IN_CHANNELS {
+                    let tap = (ky * 3 + kx) * IN_CHANNELS + ci;
+                    let w = s.load(&self.stem.weight[tap * outputs + c0..]);
+                    for (p, acc) in acc.iter_mut().enumerate() {
+                        let x = (p * STRIDE + kx - skipped) * IN_CHANNELS + ci;
+                        // SAFETY: `x < span`, the length of `row`.
+                        let x = unsafe { *row.get_unchecked(x) };
+                        *acc = s.mul_add(s.splat(x), w, *acc);
+                    }
+                }
+            }
+        }
+        acc
     }
 }
 
@@ -123,7 +203,9 @@ mod tests {
 
                 let kernel = Tensor::from_slice(&wt, (c, 3, 3, 3), &Device::Cpu).unwrap();
                 let bias = Tensor::from_slice(&b, (1, c, 1, 1), &Device::Cpu).unwrap();
-                let y = candle_nhwc(&x, 1, h, w, 3).conv2d(&kernel, 1, 2, 1, 1).unwrap();
+                let y = candle_nhwc(&x, 1, h, w, 3)
+                    .conv2d(&kernel, 1, 2, 1, 1)
+                    .unwrap();
                 let y = y.broadcast_add(&bias).unwrap().clamp(0f32, 6f32).unwrap();
                 let y = y.permute((0, 2, 3, 1)).unwrap().flatten_all().unwrap();
                 let expected: Vec<f32> = y.to_vec1().unwrap();

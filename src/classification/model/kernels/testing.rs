@@ -28,7 +28,13 @@ pub fn assert_close(actual: &[f32], expected: &[f32], tolerance: f32, what: &str
         .zip(expected)
         .map(|(a, e)| (a - e).abs() / e.abs().max(1.0))
         .enumerate()
-        .fold((0, 0.0f32), |best, (i, d)| if d > best.1 || d.is_nan() { (i, d) } else { best });
+        .fold((0, 0.0f32), |best, (i, d)| {
+            if d > best.1 || d.is_nan() {
+                (i, d)
+            } else {
+                best
+            }
+        });
     assert!(
         diff <= tolerance,
         "{what}: element {i} is {} but expected {} (relative diff {diff})",
