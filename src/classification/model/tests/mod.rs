@@ -87,7 +87,7 @@ fn small_config() -> ModelConfig {
 
 /// A fresh directory holding `tensors` as `weights.safetensors`.
 fn write_weights(test: &str, tensors: &HashMap<String, Tensor>) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("mnv2-{test}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("sous-classifier-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     candle_core::safetensors::save(tensors, dir.join("weights.safetensors")).unwrap();
     dir
