@@ -253,10 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let classifier =
                 sous::classification::load(&settings.model_dir, classification.threads)
                     .map_err(anyhow::Error::msg)?;
-            let limits = sous::images::codec::Limits {
-                max_pixels: settings.images.max_pixels,
-                max_frames: settings.images.max_frames,
-            };
+            let limits = settings.images.limits();
             let mut out = std::io::stdout().lock();
             sous::classification::evaluate::classify_dir(&classifier, &dir, &limits, &mut out)?;
             Ok(())

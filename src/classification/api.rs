@@ -152,7 +152,9 @@ fn check(photos: &[PhotoToUpload], platform: &Platform) -> Result<(), ApiError> 
             ));
         }
         if photo.size == 0 || photo.size > settings.max_photo_bytes {
-            too_large += usize::from(photo.size > 0);
+            if photo.size > 0 {
+                too_large += 1;
+            }
             problems.push((
                 format!("photos[{i}].size"),
                 format!(
@@ -250,8 +252,8 @@ async fn create_one(
     let mut view = PhotoView::from(row);
     match ticket {
         Ok(ticket) => view.upload = Some(ticket),
-        // Uploaded already; its event is on its way.
-        Err(UploadError::Received(_)) => view.status = PhotoStatus::Queued,
+        // Being uploaded, or uploaded with its event on its way: no new URL.
+        Err(UploadError::Received(_) | UploadError::InProgress(_)) => {}
         Err(error) => return Err(error.into()),
     }
     Ok(view)
@@ -366,7 +368,7 @@ pub(super) async fn get_photo(
     Ok(HttpResponse::Ok().json(PhotoView::from(row)))
 }
 
-/// Deletes the photo: its object, then its row.
+/// Deletes the photo: its upload URLs stop working, then its object and its row go.
 #[utoipa::path(
     delete,
     path = "/v1/meal-photos/{id}",
@@ -385,6 +387,7 @@ pub(super) async fn delete_photo(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let row = owned(&platform, &principal, &id).await?;
+    uploads::cancel(&platform.db, &row.key).await?;
     let key = ObjectKey::parse(&row.key).map_err(|e| ApiError::internal(e.into()))?;
     match platform.store.delete(&key).await {
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::model::{Classifier, ModelConfig};
+use super::model::{Classifier, ModelConfig, ModelError};
 use super::preprocess::Preprocessed;
 use crate::platform::{Platform, cpu};
 
@@ -38,9 +38,18 @@ pub fn weights_path(model_dir: &Path, config: &ModelConfig) -> PathBuf {
 #[derive(Default)]
 pub struct Engine {
     loaded: OnceLock<Result<Batcher, String>>,
+    config: OnceLock<Result<ModelConfig, String>>,
 }
 
 impl Engine {
+    /// The model configuration, read once.
+    pub fn config(&self, model_dir: &Path) -> Result<&ModelConfig, String> {
+        self.config
+            .get_or_init(|| config(model_dir))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     pub fn of(platform: &Platform) -> Arc<Engine> {
         platform.state.get_or_init(Engine::default)
     }
@@ -128,6 +137,27 @@ impl Batcher {
     }
 }
 
+/// One score per input, from one pass; if the pass fails, each input alone, so one bad input
+/// does not fail the photos it was batched with.
+fn scores_of(classifier: &Classifier, inputs: &[Preprocessed]) -> Vec<Result<f32, String>> {
+    let fail = |error: ModelError| Err(format!("the forward pass failed: {error}"));
+    match classifier.food_probabilities(inputs) {
+        Ok(scores) if scores.len() == inputs.len() => scores.into_iter().map(Ok).collect(),
+        Ok(_) | Err(_) if inputs.len() > 1 => inputs
+            .chunks(1)
+            .map(|one| match classifier.food_probabilities(one) {
+                Ok(scores) => scores
+                    .first()
+                    .copied()
+                    .ok_or_else(|| "no score".to_string()),
+                Err(error) => fail(error),
+            })
+            .collect(),
+        Ok(_) => vec![Err("the forward pass returned no score".to_string())],
+        Err(error) => vec![fail(error)],
+    }
+}
+
 async fn run(
     platform: Platform,
     classifier: Arc<Classifier>,
@@ -162,20 +192,14 @@ async fn run(
             .observe(inputs.len() as f64);
         let started = Instant::now();
         let classifier = Arc::clone(&classifier);
-        let outcome = cpu::run(move || classifier.food_probabilities(&inputs)).await;
+        let scores = cpu::run(move || scores_of(&classifier, &inputs)).await;
         pass_seconds
             .with_label_values::<&str>(&[])
             .observe(started.elapsed().as_secs_f64());
-        match outcome {
-            Ok(Ok(scores)) => {
+        match scores {
+            Ok(scores) => {
                 for (reply, score) in replies.into_iter().zip(scores) {
-                    reply.send(Ok(score)).ok();
-                }
-            }
-            Ok(Err(error)) => {
-                let reason = format!("the forward pass failed: {error}");
-                for reply in replies {
-                    reply.send(Err(reason.clone())).ok();
+                    reply.send(score).ok();
                 }
             }
             Err(panicked) => {

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::job::prepare;
 use super::model::Classifier;
-use super::preprocess::{self, Preprocessed};
-use crate::images::codec::{self, Limits};
+use super::preprocess::Preprocessed;
+use crate::images::codec::Limits;
 
 /// Photos per forward pass.
 const BATCH: usize = 8;
@@ -105,9 +106,9 @@ pub fn classify_dir(
         for (path, label) in chunk {
             let bytes =
                 std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            match codec::decode_for_analysis(&bytes, limits, config.input.resize_shorter as u32) {
-                Ok((rgb, width, height)) => {
-                    inputs.push(preprocess::preprocess(&rgb, width, height, &config.input));
+            match prepare(&bytes, limits, &config.input) {
+                Ok(input) => {
+                    inputs.push(input);
                     readable.push((path, *label));
                 }
                 Err(error) => {

@@ -4,24 +4,20 @@
 //! the reason; only passing troubles (the store, the database) are retried, and the last retry
 //! that fails says so too, so no photo stays `processing`.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::QUEUE;
 use super::engine::Engine;
 use super::entity::photo::PhotoStatus;
-use super::preprocess;
+use super::model::InputConfig;
+use super::preprocess::{self, Preprocessed};
 use super::rows::{self, Change, Classified};
-use crate::images::codec::{self, Limits};
+use crate::images::codec::{self, CodecError, Limits};
 use crate::platform::events::ObjectCreated;
 use crate::platform::jobs::{Job, JobContext, JobError, Queue};
+use crate::platform::storage::ObjectKey;
 use crate::platform::{Platform, cpu};
-
-/// Work on one photo gives up (and is retried) before the queue's own timeout would cut it
-/// off, so the photo's status always says how it ended.
-const WORK_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ClassifyPhoto {
@@ -60,72 +56,75 @@ impl Job for ClassifyPhoto {
             .await
             .map_err(JobError::retry)?
         else {
-            tracing::info!("no meal photo at this key (deleted meanwhile); nothing to do");
-            return Ok(());
+            // Deleted meanwhile: an upload that came after the delete is not kept.
+            tracing::info!("no meal photo at this key; its object is removed");
+            let object = ObjectKey::parse(key).map_err(JobError::permanent)?;
+            return match platform.store.delete(&object).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(error) => Err(JobError::retry(error)),
+            };
         };
         if photo.status.is_final() {
             return Ok(());
         }
-        let outcome = match tokio::time::timeout(WORK_TIMEOUT, classify(platform, key)).await {
+        // Gives up, and says so on the photo, before the queue's own timeout cuts it off.
+        let budget = platform.jobs.registry().settings(QUEUE).timeout * 2 / 3;
+        let outcome = match tokio::time::timeout(budget, classify(platform, key)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Stop::Transient(anyhow::anyhow!(
-                "classifying took longer than {WORK_TIMEOUT:?}"
+                "classifying took longer than {budget:?}"
             ))),
         };
-        let from = [
-            PhotoStatus::Waiting,
-            PhotoStatus::Queued,
-            PhotoStatus::Processing,
-        ];
         let (change, retry) = match outcome {
-            Ok(result) => (
-                Change {
-                    to: PhotoStatus::Done,
-                    result: Some(result),
-                    reason: None,
-                },
-                None,
-            ),
+            Ok(result) => (Change::done(result), None),
             Err(Stop::Failed(reason)) => {
                 tracing::info!(%reason, "meal photo refused");
-                (failed(reason), None)
+                (Change::failed(reason), None)
             }
             Err(Stop::Transient(error)) if context.is_last_attempt() => {
-                (failed(format!("{error:#}")), Some(error))
+                let reason = format!(
+                    "could not be classified in {} attempts (the store, the database or the \
+                     classifier failed); the server log has the details",
+                    context.attempt
+                );
+                (Change::failed(reason), Some(error))
             }
             Err(Stop::Transient(error)) => {
                 rows::change(
                     &platform.db,
                     key,
                     &[PhotoStatus::Processing],
-                    Change {
-                        to: PhotoStatus::Queued,
-                        result: None,
-                        reason: None,
-                    },
+                    Change::to(PhotoStatus::Queued),
                 )
                 .await
                 .map_err(JobError::retry)?;
                 return Err(JobError::retry(error));
             }
         };
-        let photo_outcome = if change.to == PhotoStatus::Done {
+        let ended = if change.to == PhotoStatus::Done {
             "done"
         } else {
             "failed"
         };
-        rows::change(&platform.db, key, &from, change)
+        let from = [
+            PhotoStatus::Waiting,
+            PhotoStatus::Queued,
+            PhotoStatus::Processing,
+        ];
+        if rows::change(&platform.db, key, &from, change)
             .await
-            .map_err(JobError::retry)?;
-        platform
-            .metrics
-            .counter(
-                "classify_photos_total",
-                "Meal photos classified, by how they ended",
-                &["outcome"],
-            )
-            .with_label_values(&[photo_outcome])
-            .inc();
+            .map_err(JobError::retry)?
+        {
+            platform
+                .metrics
+                .counter(
+                    "classify_photos_total",
+                    "Meal photos classified, by how they ended",
+                    &["outcome"],
+                )
+                .with_label_values(&[ended])
+                .inc();
+        }
         match retry {
             Some(error) => Err(JobError::retry(error)),
             None => Ok(()),
@@ -133,12 +132,16 @@ impl Job for ClassifyPhoto {
     }
 }
 
-fn failed(reason: String) -> Change {
-    Change {
-        to: PhotoStatus::Failed,
-        result: None,
-        reason: Some(reason),
-    }
+/// A photo's bytes ready for the model: decoded through the images module's safe decoding,
+/// straight to the size the model needs, then preprocessed as it was trained.
+pub(super) fn prepare(
+    bytes: &[u8],
+    limits: &Limits,
+    input: &InputConfig,
+) -> Result<Preprocessed, CodecError> {
+    let shorter = u32::try_from(input.resize_shorter).unwrap_or(u32::MAX);
+    let (rgb, width, height) = codec::decode_for_analysis(bytes, limits, shorter)?;
+    Ok(preprocess::preprocess(&rgb, width, height, input))
 }
 
 async fn classify(platform: &Platform, key: &str) -> Result<Classified, Stop> {
@@ -166,19 +169,11 @@ async fn classify(platform: &Platform, key: &str) -> Result<Classified, Stop> {
         }
         Err(error) => return Err(Stop::Transient(error.into())),
     };
-    let images = &platform.settings.images;
-    let limits = Limits {
-        max_pixels: images.max_pixels,
-        max_frames: images.max_frames,
-    };
+    let limits = platform.settings.images.limits();
     let input = batcher.config().input.clone();
-    let decoded = cpu::run(move || {
-        let (rgb, width, height) =
-            codec::decode_for_analysis(&bytes, &limits, input.resize_shorter as u32)?;
-        Ok::<_, codec::CodecError>(preprocess::preprocess(&rgb, width, height, &input))
-    })
-    .await
-    .map_err(Stop::Transient)?;
+    let decoded = cpu::run(move || prepare(&bytes, &limits, &input))
+        .await
+        .map_err(Stop::Transient)?;
     let input = decoded.map_err(|e| Stop::Failed(e.to_string()))?;
     let score = batcher
         .food_probability(input)

@@ -34,7 +34,7 @@ use actix_web::web;
 use futures::future::BoxFuture;
 
 use crate::platform::Platform;
-use crate::platform::events::{EventRoutes, ObjectCreated};
+use crate::platform::events::{EventRoutes, Notice};
 use crate::platform::http::OptionalPart;
 use crate::platform::jobs::{JobRegistry, Queue};
 use entity::photo::PhotoStatus;
@@ -60,25 +60,19 @@ pub fn register_jobs(registry: &mut JobRegistry) {
         .hold_unless(QUEUE, model_loads);
 }
 
-/// Photos land under `meal-photos/`; their storage events start the classification, and the
-/// photo shows `queued` as soon as its job is.
+/// Photos land under `meal-photos/`; their storage events start the classification. The photo
+/// shows `queued` as soon as its job is, and `failed` when its upload broke its terms.
 pub fn register_events(routes: &mut EventRoutes) {
-    routes.on_created_then::<ClassifyPhoto>(api::PHOTOS, mark_queued);
+    routes.on_created_then::<ClassifyPhoto>(api::PHOTOS, noticed);
 }
 
-fn mark_queued(platform: Platform, event: ObjectCreated) -> BoxFuture<'static, anyhow::Result<()>> {
+fn noticed(platform: Platform, notice: Notice) -> BoxFuture<'static, anyhow::Result<()>> {
     Box::pin(async move {
-        rows::change(
-            &platform.db,
-            &event.key,
-            &[PhotoStatus::Waiting],
-            rows::Change {
-                to: PhotoStatus::Queued,
-                result: None,
-                reason: None,
-            },
-        )
-        .await?;
+        let (key, change) = match notice {
+            Notice::Queued(event) => (event.key, rows::Change::to(PhotoStatus::Queued)),
+            Notice::Refused { key, reason } => (key, rows::Change::failed(reason)),
+        };
+        rows::change(&platform.db, &key, &[PhotoStatus::Waiting], change).await?;
         Ok(())
     })
 }
@@ -94,12 +88,12 @@ pub fn optional_part() -> OptionalPart {
     OptionalPart {
         name: "classification",
         check: |platform| {
-            if let Some(loaded) = engine::Engine::of(platform).loaded() {
+            let engine = engine::Engine::of(platform);
+            if let Some(loaded) = engine.loaded() {
                 return loaded;
             }
             let dir = &platform.settings.model_dir;
-            let config = engine::config(dir)?;
-            let weights = engine::weights_path(dir, &config);
+            let weights = engine::weights_path(dir, engine.config(dir)?);
             if weights.is_file() {
                 Ok(())
             } else {

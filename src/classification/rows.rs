@@ -1,5 +1,5 @@
-//! Reads and writes of `meal_photos`. Every change takes the next value of the change sequence
-//! in the same transaction as the change: the counter row stays locked until that transaction
+//! Reads and writes of `meal_photos`. Every change a poller can see (a photo created, a status
+//! moved) takes the next value of the change sequence in the same transaction as the change: the counter row stays locked until that transaction
 //! commits, so sequence values become visible in the order they were taken, and a poller whose
 //! cursor reached a value has seen every smaller one (a plain database sequence does not give
 //! that: a smaller value can commit after a larger one).
@@ -82,7 +82,8 @@ pub async fn insert_or_find(db: &DatabaseConnection, new: NewPhoto<'_>) -> Resul
     Ok(row)
 }
 
-/// The device updated what it will upload (while still waiting).
+/// The device changed what it will upload (while still waiting): it shows nowhere in the
+/// photo's view, so it takes no sequence value.
 pub async fn set_upload(
     db: &DatabaseConnection,
     id: &str,
@@ -99,11 +100,37 @@ pub async fn set_upload(
     Ok(())
 }
 
-/// A change of status, made only from one of `from`.
+/// A change of status (see [`change`]).
 pub struct Change {
     pub to: PhotoStatus,
     pub result: Option<Classified>,
     pub reason: Option<String>,
+}
+
+impl Change {
+    pub fn to(status: PhotoStatus) -> Change {
+        Change {
+            to: status,
+            result: None,
+            reason: None,
+        }
+    }
+
+    pub fn failed(reason: String) -> Change {
+        Change {
+            to: PhotoStatus::Failed,
+            result: None,
+            reason: Some(reason),
+        }
+    }
+
+    pub fn done(result: Classified) -> Change {
+        Change {
+            to: PhotoStatus::Done,
+            result: Some(result),
+            reason: None,
+        }
+    }
 }
 
 /// A decision, as stored.

@@ -6,7 +6,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::attention;
-use super::codec::{self, Limits, SourceFormat};
+use super::codec::{self, SourceFormat};
 use super::error::ImageError;
 use super::hot;
 use super::keys::{self, Sha256Hex};
@@ -214,10 +214,7 @@ async fn inspect(
     sha256: Sha256Hex,
 ) -> Result<Checked, ImageError> {
     let settings = &platform.settings.images;
-    let limits = Limits {
-        max_pixels: settings.max_pixels,
-        max_frames: settings.max_frames,
-    };
+    let limits = settings.limits();
     let checked = cpu::run(move || {
         let probe = codec::probe(&bytes, &limits)?;
         let decoded = codec::decode(&bytes, probe.format, Some((1, 1)))?;

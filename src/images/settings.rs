@@ -96,6 +96,14 @@ impl Default for ImageSettings {
 }
 
 impl ImageSettings {
+    /// What a picture may be, beyond its byte size: for whatever decodes one.
+    pub fn limits(&self) -> crate::images::codec::Limits {
+        crate::images::codec::Limits {
+            max_pixels: self.max_pixels,
+            max_frames: self.max_frames,
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         for (setting, value) in [
             ("SOUS_IMAGES__MAX_RENDERS", self.max_renders as u64),

@@ -66,13 +66,22 @@ type Enqueue = Arc<
         + Sync,
 >;
 
-/// Told once a module's job is queued for an object, so the module can show it as queued.
-pub type Queued = fn(Platform, ObjectCreated) -> BoxFuture<'static, anyhow::Result<()>>;
+/// What a module that asked to be told hears about an object under its prefix.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// Its job is queued.
+    Queued(ObjectCreated),
+    /// It broke its upload's terms and was deleted; no job runs for it.
+    Refused { key: String, reason: String },
+}
+
+/// Told of a [`Notice`], so the module can show where the object stands.
+pub type Notify = fn(Platform, Notice) -> BoxFuture<'static, anyhow::Result<()>>;
 
 struct Route {
     prefix: String,
     enqueue: Enqueue,
-    queued: Option<Queued>,
+    notify: Option<Notify>,
 }
 
 /// Key prefixes and the module job each starts, assembled once in `lib.rs`.
@@ -97,20 +106,20 @@ impl EventRoutes {
         self.add::<J>(prefix, None)
     }
 
-    /// As [`EventRoutes::on_created`], and `queued` is told once the job is queued (its
-    /// failure is logged: the job runs anyway).
+    /// As [`EventRoutes::on_created`], and `notify` is told once the job is queued, or when an
+    /// upload is refused before routing (its failure is logged: the job runs anyway).
     pub fn on_created_then<J: Job + From<ObjectCreated>>(
         &mut self,
         prefix: &str,
-        queued: Queued,
+        notify: Notify,
     ) -> &mut Self {
-        self.add::<J>(prefix, Some(queued))
+        self.add::<J>(prefix, Some(notify))
     }
 
     fn add<J: Job + From<ObjectCreated>>(
         &mut self,
         prefix: &str,
-        queued: Option<Queued>,
+        notify: Option<Notify>,
     ) -> &mut Self {
         assert!(
             prefix.ends_with('/'),
@@ -125,7 +134,7 @@ impl EventRoutes {
         self.routes.push(Arc::new(Route {
             prefix: prefix.to_string(),
             enqueue: Arc::new(|jobs, event| Box::pin(jobs.enqueue(&J::from(event)))),
-            queued,
+            notify,
         }));
         self
     }
@@ -139,6 +148,20 @@ impl EventRoutes {
 
     pub fn owns(&self, key: &str) -> bool {
         self.route(key).is_some()
+    }
+
+    /// Tells the module owning the notice's key, if it asked to be told; a failure is logged.
+    pub async fn notify(&self, platform: &Platform, notice: Notice) {
+        let key = match &notice {
+            Notice::Queued(event) => event.key.clone(),
+            Notice::Refused { key, .. } => key.clone(),
+        };
+        let Some(notify) = self.route(&key).and_then(|route| route.notify) else {
+            return;
+        };
+        if let Err(error) = notify(platform.clone(), notice).await {
+            tracing::warn!(%key, error = format!("{error:#}"), "cannot tell the module where the object stands");
+        }
     }
 }
 
@@ -202,11 +225,10 @@ pub async fn route(platform: &Platform, event: ObjectCreated) -> Result<Outcome,
         return Err(RouteError::Queue(error));
     }
     tracing::info!(%key, "storage event queued");
-    if let Some(queued) = route.queued
-        && let Err(error) = queued(platform.clone(), event).await
-    {
-        tracing::warn!(%key, error = format!("{error:#}"), "cannot mark the object as queued");
-    }
+    platform
+        .event_routes
+        .notify(platform, Notice::Queued(event))
+        .await;
     Ok(Outcome::Queued { key })
 }
 

@@ -38,6 +38,11 @@ async fn put_upload(
         .ok_or_else(|| {
             ApiError::forbidden("this upload URL does not match an upload of its owner")
         })?;
+    // The intent's terms, not the token's: a renewal may have changed them since this URL
+    // was signed.
+    let content_types: Vec<String> =
+        serde_json::from_str(&intent.content_types).map_err(|e| ApiError::internal(e.into()))?;
+    let max_bytes = u64::try_from(intent.max_bytes).unwrap_or(0);
 
     let content_type = req
         .headers()
@@ -51,8 +56,7 @@ async fn put_upload(
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    if !claims
-        .content_types
+    if !content_types
         .iter()
         .any(|t| t.eq_ignore_ascii_case(&content_type))
     {
@@ -60,7 +64,7 @@ async fn put_upload(
             Code::UnsupportedMediaType,
             format!(
                 "Content-Type {content_type:?} is not accepted here; expected {}",
-                claims.content_types.join(" or ")
+                content_types.join(" or ")
             ),
         ));
     }
@@ -69,17 +73,13 @@ async fn put_upload(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > claims.max_bytes) {
-        return Err(too_large(claims.max_bytes));
+    if declared.is_some_and(|n| n > max_bytes) {
+        return Err(too_large(max_bytes));
     }
 
     claim(&platform, &intent).await?;
     let key = ObjectKey::parse(&claims.key).map_err(|e| ApiError::internal(e.into()))?;
-    let written = match platform
-        .store
-        .put_stream(&key, body, claims.max_bytes)
-        .await
-    {
+    let written = match platform.store.put_stream(&key, body, max_bytes).await {
         Ok(written) => written,
         Err(error) => {
             release(&platform, &intent.id).await?;
@@ -169,6 +169,7 @@ impl From<UploadError> for ApiError {
                 ApiError::conflict("an upload for this object exists already")
             }
             UploadError::Received(_) => ApiError::new(Code::UploadFinished, error.to_string()),
+            UploadError::InProgress(_) => ApiError::new(Code::UploadInProgress, error.to_string()),
             UploadError::Unrouted(_) | UploadError::Invalid(_) => {
                 ApiError::internal(anyhow::Error::new(error).context("cannot start an upload"))
             }
@@ -220,6 +221,7 @@ mod tests {
             UploadError::Unrouted("elsewhere/x".into()),
             UploadError::KeyTaken("images/uploads/x".into()),
             UploadError::Received("meal-photos/x".into()),
+            UploadError::InProgress("meal-photos/x".into()),
             UploadError::Invalid("no content type".into()),
             UploadError::Database(sea_orm::DbErr::Custom("boom".into())),
             UploadError::Signing(store()),
@@ -227,6 +229,7 @@ mod tests {
             let expected = match &error {
                 UploadError::KeyTaken(_) => Code::Conflict,
                 UploadError::Received(_) => Code::UploadFinished,
+                UploadError::InProgress(_) => Code::UploadInProgress,
                 UploadError::Unrouted(_) | UploadError::Invalid(_) | UploadError::Database(_) => {
                     Code::Internal
                 }

@@ -104,6 +104,8 @@ pub enum UploadError {
     KeyTaken(String),
     #[error("{0} has been uploaded already")]
     Received(String),
+    #[error("{0} is being uploaded")]
+    InProgress(String),
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -206,12 +208,20 @@ pub async fn renew(
         .col_expr(Column::Status, IntentStatus::Pending.into())
         .col_expr(Column::ExpiresAt, expires_at.into())
         .filter(Column::Id.eq(intent.id.as_str()))
-        .filter(Column::Status.is_in([IntentStatus::Pending, IntentStatus::Expired]))
+        // A rejected upload's object is gone: it may be tried again.
+        .filter(Column::Status.is_in([
+            IntentStatus::Pending,
+            IntentStatus::Expired,
+            IntentStatus::Rejected,
+        ]))
         .exec(&platform.db)
         .await?
         .rows_affected;
     if renewed == 0 {
-        return Err(UploadError::Received(key));
+        return Err(match intent.status {
+            IntentStatus::Uploading => UploadError::InProgress(key),
+            _ => UploadError::Received(key),
+        });
     }
     ticket(platform, &request, intent.id, expires_in, expires_at).await
 }
@@ -261,6 +271,19 @@ async fn ticket(
     })
 }
 
+/// Ends the intent for `key` unless its object has arrived: URLs signed for it stop working.
+/// For a module deleting what the upload was for.
+pub async fn cancel(db: &DatabaseConnection, key: &str) -> Result<(), sea_orm::DbErr> {
+    use entity::Column;
+    entity::Entity::update_many()
+        .col_expr(Column::Status, IntentStatus::Expired.into())
+        .filter(Column::Key.eq(key))
+        .filter(Column::Status.is_in([IntentStatus::Pending, IntentStatus::Uploading]))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// What happened to one delivered event, however it was reported: a notification, the local
 /// PUT, reconciliation.
 pub async fn deliver(
@@ -283,6 +306,17 @@ pub async fn deliver(
             reject(platform, intent)
                 .await
                 .map_err(DeliverError::Reject)?;
+            let reason = format!("the upload was larger than the {limit} bytes it was allowed");
+            platform
+                .event_routes
+                .notify(
+                    platform,
+                    events::Notice::Refused {
+                        key: key.clone(),
+                        reason,
+                    },
+                )
+                .await;
             return Ok(Outcome::Rejected { key });
         }
         event.version = format!("intent:{}", intent.id);

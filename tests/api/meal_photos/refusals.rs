@@ -174,3 +174,97 @@ async fn photos_that_cannot_be_read_fail_with_their_reason() {
         "{photo}"
     );
 }
+
+#[tokio::test]
+async fn old_urls_follow_the_renewed_terms_and_die_with_the_photo() {
+    let app = spawn(&Backend::Embedded, None).await;
+    let (_, first) = ask(&app, "cook", &[("IMG_9", "image/jpeg", 1000)]).await;
+    let (_, second) = ask(&app, "cook", &[("IMG_9", "image/jpeg", 100)]).await;
+    let (first, second) = (&first["photos"][0], &second["photos"][0]);
+    assert_eq!(first["id"], second["id"]);
+    // The first URL now takes what the photo was last declared to be.
+    assert_eq!(
+        put(&app, &first["upload"], vec![0xFF; 500]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let id = first["id"].as_str().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/meal-photos/{id}")))
+        .bearer_auth(app.token("cook", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // Deleted: no URL of it takes bytes any more.
+    for upload in [&first["upload"], &second["upload"]] {
+        let status = put(&app, upload, vec![0xFF; 50]).await;
+        assert!(status.is_client_error(), "{status}");
+    }
+    let key = sous::platform::storage::ObjectKey::parse(&format!("meal-photos/{id}")).unwrap();
+    assert!(app.platform.store.head(&key).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn without_weights_ready_says_so_and_photos_wait_queued() {
+    let app = spawn(&Backend::Embedded, None).await;
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ready: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["checks"]["classification"], "unavailable", "{ready}");
+    assert!(
+        ready["checks"].get("worker:classify").is_none(),
+        "no worker takes them: {ready}"
+    );
+    let photo = jpeg(64, 48, |x, y| [x as u8, y as u8, 90]);
+    let id = upload(&app, "cook", "IMG_1", "image/jpeg", photo).await;
+    assert_eq!(super::get(&app, "cook", &id).await["status"], "queued");
+    // Other queues' workers poll every 100 ms; none takes it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(jobs_waiting(&app).await, 1, "the job waits in its queue");
+    assert_eq!(super::get(&app, "cook", &id).await["status"], "queued");
+}
+
+/// Jobs waiting in the `classify` queue.
+async fn jobs_waiting(app: &crate::helpers::TestApp) -> u64 {
+    let jobs = &app.platform.jobs;
+    let queue = jobs.registry().queue_named("classify").unwrap();
+    jobs.backend().pending(queue).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_oversize_upload_the_store_took_fails_the_photo() {
+    // A presigned S3 PUT cannot bound the size: the object arrives, and its event refuses it.
+    let app = spawn(&Backend::Embedded, None).await;
+    let (_, body) = ask(&app, "cook", &[("IMG_3", "image/jpeg", 100)]).await;
+    let id = body["photos"][0]["id"].as_str().unwrap();
+    let key = format!("meal-photos/{id}");
+    let object = sous::platform::storage::ObjectKey::parse(&key).unwrap();
+    app.platform
+        .store
+        .put(&object, vec![0xFF; 500].into())
+        .await
+        .unwrap();
+    let event = ObjectCreated {
+        bucket: app.platform.store.bucket().to_string(),
+        key: key.clone(),
+        version: "s3-version".into(),
+        size: Some(500),
+        content_type: None,
+    };
+    let outcome = sous::platform::uploads::deliver(&app.platform, event)
+        .await
+        .unwrap();
+    assert_eq!(outcome, sous::platform::events::Outcome::Rejected { key });
+    let photo = super::get(&app, "cook", id).await;
+    assert_eq!(photo["status"], "failed", "{photo}");
+    assert!(
+        photo["reason"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the 100 bytes"),
+        "{photo}"
+    );
+    assert!(app.platform.store.head(&object).await.unwrap().is_none());
+}
