@@ -1,6 +1,6 @@
 //! Meal photos end to end: batches asked for, bytes put to the signed URLs, the storage events,
 //! the classifier's decisions read back through the polling cursor. The weights come from
-//! `SOUS_MODEL_DIR` and the photos from `SOUS_EVAL_PHOTOS` (both outside the repository); a
+//! `SOUS_MODEL_DIR` and the photos from `SOUS_TEST_EVAL_PHOTOS` (both outside the repository); a
 //! test that needs them is skipped when they are absent, unless `SOUS_REQUIRE_SERVICES=1`.
 
 mod cursor;
@@ -35,7 +35,7 @@ pub fn model_dir() -> Option<PathBuf> {
 }
 
 pub fn eval_photos() -> Option<PathBuf> {
-    data_dir("SOUS_EVAL_PHOTOS", "food")
+    data_dir("SOUS_TEST_EVAL_PHOTOS", "food")
 }
 
 /// An eval photo's bytes, e.g. `food/recipes__salmonrice2.jpg`.
