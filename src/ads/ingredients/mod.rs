@@ -114,8 +114,17 @@ async fn version(db: &DatabaseConnection) -> Result<String, AdError> {
     Ok(format!("{rows}@{}", latest.unwrap_or_default()))
 }
 
+/// One load into the cache store at a time per process: loads read the table, then rename
+/// their copy over the old one, so two that overlap could land in the wrong order and leave an
+/// older table than the database's (an import racing the periodic refresh, say). Across
+/// replicas that heals at the next refresh, since the copy's version then differs.
+#[derive(Default)]
+struct LoadTurn(tokio::sync::Mutex<()>);
+
 /// Replaces the cache-store copy with the whole table; returns its row count.
 pub async fn load_into_cache(platform: &Platform) -> Result<u64, AdError> {
+    let turn = platform.state.get_or_init(LoadTurn::default);
+    let _turn = turn.0.lock().await;
     let version = version(&platform.db).await?;
     let rows: Vec<(String, String)> = ingredient::Entity::find()
         .select_only()
