@@ -7,6 +7,7 @@ pub mod ads;
 pub mod bulk;
 pub mod classification;
 pub mod config;
+pub mod console;
 pub mod images;
 pub mod labels;
 pub mod platform;
@@ -50,6 +51,13 @@ fn schedule(settings: &Settings) -> Schedule {
         settings.uploads.reconcile_every,
         platform::uploads::reconcile,
     );
+    schedule
+        .on_each_replica(
+            "jobs.activity",
+            platform::jobs::activity::FLUSH_EVERY,
+            platform::jobs::activity::flush,
+        )
+        .at_stop();
     images::register_tasks(&mut schedule, settings);
     ads::register_tasks(&mut schedule, settings);
     schedule
@@ -72,6 +80,7 @@ fn optional_parts() -> Vec<platform::http::OptionalPart> {
 /// Every route: the platform's, then each module's.
 fn routes(cfg: &mut web::ServiceConfig) {
     platform::http::health_routes(cfg);
+    platform::auth::api::routes(cfg);
     platform::jobs::api::routes(cfg);
     labels::routes(cfg);
     images::routes(cfg);
@@ -80,6 +89,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
     classification::routes(cfg);
     platform::uploads::api::routes(cfg);
     platform::uploads::notifications::routes(cfg);
+    console::routes(cfg);
 }
 
 struct BearerAuth;
@@ -111,6 +121,7 @@ struct ApiDoc;
 /// The OpenAPI document of every `/v1` endpoint.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(platform::auth::api::AuthApi::openapi());
     doc.merge(platform::jobs::api::AdminJobsApi::openapi());
     doc.merge(labels::api::LabelsApi::openapi());
     doc.merge(images::api::ImagesApi::openapi());

@@ -47,6 +47,9 @@ enum Command {
         /// Lifetime, e.g. 30m, 12h, 7d.
         #[arg(long, default_value = "12h", value_parser = humantime::parse_duration)]
         ttl: Duration,
+        /// Print a one-time console sign-in link (valid 5 minutes) instead of the token.
+        #[arg(long)]
+        login: bool,
     },
     /// Delivery labels, without a server or a database.
     Labels {
@@ -258,14 +261,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             sous::classification::evaluate::classify_dir(&classifier, &dir, &limits, &mut out)?;
             Ok(())
         }
-        Command::Token { sub, scopes, ttl } => {
+        Command::Token {
+            sub,
+            scopes,
+            ttl,
+            login,
+        } => {
             let key = sous::platform::auth::signing_key(&settings)?;
             let auth = sous::platform::auth::Auth::new(&settings, &key)?;
             let token = auth
                 .issue(&sub, &scopes, ttl)
                 .context("cannot issue a token")?;
-            println!("{token}");
-            Ok(())
+            if login {
+                login_link(settings, &sub, &scopes, ttl).await
+            } else {
+                println!("{token}");
+                Ok(())
+            }
         }
         Command::Labels {
             command: LabelsCommand::Render(args),
@@ -290,6 +302,27 @@ async fn without_roles(mut settings: Settings) -> anyhow::Result<Application> {
     };
     settings.jobs.url = Some("sqlite::memory:".into());
     Application::build(settings).await
+}
+
+/// Stores a one-time code and prints the console link that trades it for a token.
+async fn login_link(
+    settings: Settings,
+    subject: &str,
+    scopes: &[String],
+    ttl: Duration,
+) -> anyhow::Result<()> {
+    let mut link = settings.public_url.join("admin/")?;
+    let app = without_roles(settings).await?;
+    let code = sous::platform::auth::login::create(&app.platform().db, subject, scopes, ttl)
+        .await
+        .context("cannot store the sign-in code")?;
+    link.set_fragment(Some(&format!("login={code}")));
+    println!("{link}");
+    eprintln!(
+        "Open it within {} to sign in as {subject}; it works once.",
+        humantime::format_duration(sous::platform::auth::login::CODE_TTL)
+    );
+    Ok(())
 }
 
 async fn image_url(args: ImageUrl, settings: Settings) -> anyhow::Result<()> {

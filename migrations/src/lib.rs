@@ -12,6 +12,7 @@ mod m20261208_000007_image_focus;
 mod m20261208_000008_bulk;
 mod m20261208_000009_products;
 mod m20261209_000010_meal_photos;
+mod m20261210_000011_console;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000008_bulk::Migration),
             Box::new(m20261208_000009_products::Migration),
             Box::new(m20261209_000010_meal_photos::Migration),
+            Box::new(m20261210_000011_console::Migration),
         ]
     }
 }

@@ -23,21 +23,21 @@ fn runs(token: &str) -> Vec<Run> {
     RUNS.lock().unwrap().get(token).cloned().unwrap_or_default()
 }
 
-fn finished_runs(token: &str) -> usize {
+pub(crate) fn finished_runs(token: &str) -> usize {
     runs(token).iter().filter(|(_, end)| end.is_some()).count()
 }
 
 /// A job that fails its first `fail_first` attempts (or always, if `permanent`).
 #[derive(Debug, Serialize, Deserialize)]
-struct Scripted {
-    token: String,
-    fail_first: u32,
-    permanent: bool,
-    sleep_ms: u64,
+pub(crate) struct Scripted {
+    pub(crate) token: String,
+    pub(crate) fail_first: u32,
+    pub(crate) permanent: bool,
+    pub(crate) sleep_ms: u64,
 }
 
 impl Scripted {
-    fn new(fail_first: u32) -> Self {
+    pub(crate) fn new(fail_first: u32) -> Self {
         Scripted {
             token: uuid::Uuid::now_v7().to_string(),
             fail_first,

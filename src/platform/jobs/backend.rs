@@ -305,6 +305,80 @@ impl JobBackend {
         Ok(count.max(0) as u64)
     }
 
+    /// What `queue` holds now: due, scheduled for later (retries and delayed jobs), and taken
+    /// by a worker.
+    pub async fn counts(&self, queue: Queue) -> Result<QueueCounts, JobBackendError> {
+        let name = self.queue_name(queue);
+        let now = chrono::Utc::now().timestamp();
+        let (waiting, scheduled, in_flight) = match self {
+            JobBackend::Redis { conn, timing, .. } => {
+                let config = Self::redis_config(conn, &name, *timing);
+                let mut conn = conn.clone();
+                let (active, due, later, workers): (i64, i64, i64, Vec<String>) = redis::pipe()
+                    .cmd("LLEN")
+                    .arg(config.active_jobs_list())
+                    .cmd("ZCOUNT")
+                    .arg(config.scheduled_jobs_set())
+                    .arg("-inf")
+                    .arg(now)
+                    .cmd("ZCOUNT")
+                    .arg(config.scheduled_jobs_set())
+                    .arg(format!("({now}"))
+                    .arg("+inf")
+                    .cmd("ZRANGE")
+                    .arg(config.workers_set())
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                let mut inflight = redis::pipe();
+                for worker in &workers {
+                    inflight
+                        .cmd("SCARD")
+                        .arg(format!("{}:{worker}", config.inflight_jobs_set()));
+                }
+                let taken: Vec<i64> = if workers.is_empty() {
+                    Vec::new()
+                } else {
+                    inflight.query_async(&mut conn).await.map_err(unavailable)?
+                };
+                (active + due, later, taken.iter().sum())
+            }
+            JobBackend::Postgres { pool, .. } => sqlx::query_as::<_, (i64, i64, i64)>(
+                "SELECT \
+                 count(*) FILTER (WHERE (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) AND run_at <= now()), \
+                 count(*) FILTER (WHERE (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)) AND run_at > now()), \
+                 count(*) FILTER (WHERE status IN ('Queued', 'Running')) \
+                 FROM apalis.jobs WHERE job_type = $1",
+            )
+            .bind(&name)
+            .fetch_one(pool)
+            .await
+            .map_err(unavailable)?,
+            JobBackend::Sqlite { pool, .. } => sqlx::query_as::<_, (i64, i64, i64)>(
+                "SELECT \
+                 coalesce(sum(ready AND (run_at IS NULL OR run_at <= ?2)), 0), \
+                 coalesce(sum(ready AND run_at > ?2), 0), \
+                 coalesce(sum(status IN ('Queued', 'Running')), 0) \
+                 FROM (SELECT *, (status = 'Pending' AND lock_by IS NULL \
+                       OR status = 'Failed' AND attempts < max_attempts) AS ready \
+                       FROM Jobs WHERE job_type = ?1)",
+            )
+            .bind(&name)
+            .bind(now)
+            .fetch_one(pool)
+            .await
+            .map_err(unavailable)?,
+        };
+        let count = |n: i64| n.max(0) as u64;
+        Ok(QueueCounts {
+            waiting: count(waiting),
+            scheduled: count(scheduled),
+            in_flight: count(in_flight),
+        })
+    }
+
     /// Readiness: the backend answers a trivial query.
     pub async fn ping(&self) -> Result<(), JobBackendError> {
         let result = match self {
@@ -326,6 +400,17 @@ impl JobBackend {
         };
         result.map_err(JobBackendError::Unavailable)
     }
+}
+
+/// A queue's jobs by where they stand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct QueueCounts {
+    /// Due now, not yet taken.
+    pub waiting: u64,
+    /// Due later: retries waiting out their backoff, and delayed jobs.
+    pub scheduled: u64,
+    /// Taken by a worker.
+    pub in_flight: u64,
 }
 
 fn pending_jobs(stats: &[apalis::prelude::Statistic]) -> u64 {

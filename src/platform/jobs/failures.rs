@@ -56,6 +56,9 @@ pub mod entity {
         /// Put back on its queue by an operator.
         #[sea_orm(string_value = "requeued")]
         Requeued,
+        /// Set aside by an operator: never to be run again.
+        #[sea_orm(string_value = "discarded")]
+        Discarded,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -101,6 +104,8 @@ pub enum FailureError {
     NotFound(String),
     #[error("job {0} was already re-queued")]
     AlreadyRequeued(String),
+    #[error("job {0} was discarded")]
+    Discarded(String),
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
@@ -190,7 +195,7 @@ pub async fn requeue(
         .exec(db)
         .await?;
     if flipped.rows_affected == 0 {
-        return Err(FailureError::AlreadyRequeued(id.to_string()));
+        return Err(not_failed(id, row.state));
     }
     let envelope = Envelope {
         id: Uuid::parse_str(&row.id).unwrap_or_else(|_| Uuid::now_v7()),
@@ -215,4 +220,55 @@ pub async fn requeue(
         .await?
         .ok_or_else(|| FailureError::NotFound(id.to_string()))?;
     Ok(row.into())
+}
+
+/// The error for a dead letter an operator already handled (read before a conditional update
+/// lost; the other operator's state is the likeliest, a re-queue the only other).
+fn not_failed(id: &str, state: FailureState) -> FailureError {
+    match state {
+        FailureState::Discarded => FailureError::Discarded(id.to_string()),
+        FailureState::Failed | FailureState::Requeued => {
+            FailureError::AlreadyRequeued(id.to_string())
+        }
+    }
+}
+
+/// Sets a dead letter aside for good. Only a failed one: a re-queued job is running again.
+pub async fn discard(db: &DatabaseConnection, id: &str) -> Result<(), FailureError> {
+    use entity::Column;
+    let flipped = entity::Entity::update_many()
+        .col_expr(Column::State, FailureState::Discarded.into())
+        .filter(Column::Id.eq(id))
+        .filter(Column::State.eq(FailureState::Failed))
+        .exec(db)
+        .await?;
+    if flipped.rows_affected == 1 {
+        return Ok(());
+    }
+    let row = entity::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(|| FailureError::NotFound(id.to_string()))?;
+    Err(not_failed(id, row.state))
+}
+
+/// Dead letters waiting for an operator, per queue.
+pub async fn dead_per_queue(
+    db: &DatabaseConnection,
+) -> Result<std::collections::HashMap<String, u64>, sea_orm::DbErr> {
+    use entity::Column;
+    use sea_orm::QuerySelect;
+    let rows: Vec<(String, i64)> = entity::Entity::find()
+        .select_only()
+        .column(Column::Queue)
+        .column_as(Column::Id.count(), "dead")
+        .filter(Column::State.eq(FailureState::Failed))
+        .group_by(Column::Queue)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(queue, n)| (queue, n.max(0) as u64))
+        .collect())
 }

@@ -6,6 +6,7 @@
 //! retries 25 times linearly whatever `max_attempts` says), and an operator needs one place to
 //! list and re-queue failures whatever the backend.
 
+pub mod activity;
 #[cfg(test)]
 mod apalis_wakeup;
 pub mod api;
@@ -26,7 +27,8 @@ use uuid::Uuid;
 use crate::config::{ConfigError, JobSettings};
 use crate::platform::Platform;
 
-pub use backend::{JobBackend, JobBackendError, Timing};
+pub use activity::Activity;
+pub use backend::{JobBackend, JobBackendError, QueueCounts, Timing};
 pub use queue::{Queue, QueueOverrides, QueueSettings};
 pub use runner::run_workers;
 pub use watchdog::WorkerHealth;
@@ -240,6 +242,7 @@ pub struct Jobs {
     backend: JobBackend,
     registry: Arc<JobRegistry>,
     health: WorkerHealth,
+    activity: Activity,
 }
 
 impl Jobs {
@@ -248,6 +251,7 @@ impl Jobs {
             backend,
             registry: Arc::new(registry),
             health: WorkerHealth::default(),
+            activity: Activity::default(),
         }
     }
 
@@ -294,6 +298,11 @@ impl Jobs {
 
     pub fn registry(&self) -> &JobRegistry {
         &self.registry
+    }
+
+    /// This process's job outcomes not yet added to the shared counts.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     /// This process's queue workers, as the stall watchdog sees them.

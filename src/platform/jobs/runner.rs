@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::activity::Outcome;
 use super::{Envelope, JobBackend, JobContext, JobError, Queue, failures};
 use crate::platform::Platform;
 
@@ -233,10 +234,10 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
         };
         let elapsed = started.elapsed();
 
-        let label = match outcome {
+        let outcome = match outcome {
             Ok(()) => {
                 tracing::info!(elapsed_ms = elapsed.as_millis() as u64, "job done");
-                "succeeded"
+                Outcome::Succeeded
             }
             Err(JobError::Retry(error)) if !job.is_last_attempt() => {
                 let delay = settings.backoff(attempt);
@@ -245,16 +246,17 @@ async fn handle(envelope: Envelope, context: Data<QueueContext>) -> Result<(), B
                 // If even the re-push fails, the error goes back to apalis, whose own retry is
                 // the safety net.
                 platform.jobs.push(queue, retry, delay).await?;
-                "retried"
+                Outcome::Retried
             }
             Err(error) => {
                 let (JobError::Retry(cause) | JobError::Permanent(cause)) = &error;
                 tracing::error!(error = format!("{cause:#}"), "job failed for good; moved to dead letters");
                 failures::record(&platform.db, queue, &envelope, attempt, &format!("{cause:#}")).await?;
-                "dead"
+                Outcome::Dead
             }
         };
-        platform.metrics.job_finished(queue, label, elapsed);
+        platform.jobs.activity().record(queue, outcome);
+        platform.metrics.job_finished(queue, outcome.label(), elapsed);
         Ok(())
     }
     .instrument(span)

@@ -50,6 +50,8 @@ pub enum Code {
     SnsSignatureInvalid,
     /// The failed job is back on its queue already.
     JobAlreadyRequeued,
+    /// The failed job was discarded by an operator.
+    JobDiscarded,
     /// An advertiser, campaign or creative that cannot be saved; `errors` points at each field.
     AdInvalid,
     /// A slot that is not one of the configured `ads.slots`.
@@ -88,7 +90,8 @@ impl Code {
             | Code::ImageChanged
             | Code::UploadInProgress
             | Code::UploadFinished
-            | Code::JobAlreadyRequeued => StatusCode::CONFLICT,
+            | Code::JobAlreadyRequeued
+            | Code::JobDiscarded => StatusCode::CONFLICT,
             Code::Gone | Code::ClickExpired => StatusCode::GONE,
             Code::PayloadTooLarge | Code::ImageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType | Code::ImageUnsupported => {
@@ -131,6 +134,7 @@ impl Code {
             Code::StorageEventInvalid => "storage_event_invalid",
             Code::SnsSignatureInvalid => "sns_signature_invalid",
             Code::JobAlreadyRequeued => "job_already_requeued",
+            Code::JobDiscarded => "job_discarded",
             Code::AdInvalid => "ad_invalid",
             Code::AdSlotUnknown => "ad_slot_unknown",
             Code::ClickInvalid => "click_invalid",
@@ -195,6 +199,7 @@ mod tests {
         Code::StorageEventInvalid,
         Code::SnsSignatureInvalid,
         Code::JobAlreadyRequeued,
+        Code::JobDiscarded,
         Code::AdInvalid,
         Code::AdSlotUnknown,
         Code::ClickInvalid,
@@ -228,7 +233,8 @@ mod tests {
                 | Code::ImageChanged
                 | Code::UploadInProgress
                 | Code::UploadFinished
-                | Code::JobAlreadyRequeued => 409,
+                | Code::JobAlreadyRequeued
+                | Code::JobDiscarded => 409,
                 Code::Gone | Code::ClickExpired => 410,
                 Code::PayloadTooLarge | Code::ImageTooLarge => 413,
                 Code::UnsupportedMediaType | Code::ImageUnsupported => 415,

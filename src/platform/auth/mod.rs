@@ -12,6 +12,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+pub mod api;
+pub mod login;
+
 use super::Platform;
 use super::http::ApiError;
 use crate::config::{JwtAlgorithm, Settings};
@@ -145,6 +148,8 @@ impl Auth {
             return Err(ApiError::unauthorized("the token has an empty subject"));
         }
         Ok(Principal {
+            expires_at: chrono::DateTime::from_timestamp(data.claims.exp as i64, 0)
+                .unwrap_or_default(),
             subject: data.claims.sub,
             scopes: data
                 .claims
@@ -161,6 +166,8 @@ impl Auth {
 pub struct Principal {
     pub subject: String,
     pub scopes: BTreeSet<String>,
+    /// When the token stops being accepted.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Principal {
@@ -416,6 +423,7 @@ mod tests {
         let alice = Principal {
             subject: "alice".into(),
             scopes: BTreeSet::new(),
+            expires_at: chrono::Utc::now(),
         };
         assert_eq!(alice.listing_scope(None).unwrap().as_deref(), Some("alice"));
         assert_eq!(
@@ -429,6 +437,7 @@ mod tests {
         let admin = Principal {
             subject: "ops".into(),
             scopes: BTreeSet::from([ADMIN_SCOPE.to_string()]),
+            expires_at: chrono::Utc::now(),
         };
         assert_eq!(admin.listing_scope(None).unwrap(), None);
         assert_eq!(
