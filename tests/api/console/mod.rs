@@ -267,7 +267,8 @@ impl Console {
     }
 
     /// What the page's console logged as errors: failed loads, exceptions, and anything the
-    /// Content-Security-Policy refused.
+    /// Content-Security-Policy refused. An API call answered with a 4xx is not one: the page
+    /// shows that problem to the user (the browser logs it all the same).
     pub async fn browser_errors(&self) -> Vec<String> {
         let entries = self
             .browser
@@ -280,6 +281,7 @@ impl Console {
             .flatten()
             .filter(|entry| entry["level"] == "SEVERE")
             .filter_map(|entry| entry["message"].as_str().map(str::to_string))
+            .filter(|message| !is_refused_api_call(message))
             .collect()
     }
 
@@ -293,6 +295,17 @@ impl Console {
         self.driver.kill().await.ok();
         self.app.stop().await.expect("app stops");
     }
+}
+
+fn is_refused_api_call(message: &str) -> bool {
+    let Some((url, rest)) = message.split_once(" - ") else {
+        return false;
+    };
+    let api = url::Url::parse(url).is_ok_and(|u| u.path().starts_with("/v1/"));
+    let client_error = rest
+        .strip_prefix("Failed to load resource: the server responded with a status of 4")
+        .is_some();
+    api && client_error
 }
 
 /// chromedriver's browser log (not part of W3C WebDriver; Chromium's own endpoint).
