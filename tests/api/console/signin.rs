@@ -32,15 +32,9 @@ async fn a_one_time_link_signs_in_once_and_leaves_no_code_in_the_address() {
     let Some(console) = Console::unsigned(|_| {}, |b| b).await else {
         return;
     };
-    let code = sous::platform::auth::login::create(
-        &console.app.platform.db,
-        "ops",
-        &["admin".to_string()],
-        Duration::from_secs(3600),
-    )
-    .await
-    .unwrap();
-    console.goto(&format!("/admin/#login={code}")).await;
+    let link = login_link(&console.app, "ops", "admin");
+    let code = link.fragment().unwrap().strip_prefix("login=").unwrap().to_string();
+    console.goto(&format!("{}#login={code}", link.path())).await;
     console.wait_for_text("#who", "ops").await;
     assert!(console.text("#who").await.contains("admin"));
     let address = console.browser.current_url().await.unwrap();
@@ -54,6 +48,34 @@ async fn a_one_time_link_signs_in_once_and_leaves_no_code_in_the_address() {
     console.goto(&format!("/admin/#login={code}")).await;
     console.wait_for_text("form.signin .problem", "expired or was already used").await;
     console.finish("signin-link-used-twice").await;
+}
+
+/// What `sous token --login` prints for the app's deployment.
+fn login_link(app: &crate::helpers::TestApp, subject: &str, scope: &str) -> url::Url {
+    let settings = &app.platform.settings;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sous"))
+        .args(["token", "--sub", subject, "--scope", scope, "--login"])
+        .env("SOUS_PUBLIC_URL", &app.address)
+        .env("SOUS_DATA_DIR", &settings.data_dir)
+        .env("SOUS_DATABASE_URL", settings.database_url.expose())
+        .env("SOUS_STORE_URL", &settings.store_url)
+        .env("SOUS_SIGNING_KEY", crate::helpers::TEST_SIGNING_KEY)
+        .env("SOUS_LOG_FORMAT", "json")
+        .env_remove("SOUS_REDIS_URL")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = url::Url::parse(printed.trim()).expect("a link");
+    assert_eq!(
+        link.as_str().split('#').next(),
+        Some(app.url("/admin/").as_str())
+    );
+    link
 }
 
 #[tokio::test]
