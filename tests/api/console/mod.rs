@@ -5,6 +5,13 @@
 //! Chromium and chromedriver come from Debian (`chromium`, `chromium-driver`; `.ci/run`
 //! installs them). Without them these tests skip, unless `SOUS_REQUIRE_SERVICES=1`.
 
+mod ads;
+mod bulk;
+mod images;
+mod jobs;
+mod labels;
+mod layout;
+mod meal_photos;
 mod signin;
 
 use std::path::PathBuf;
@@ -33,8 +40,23 @@ fn program(var: &str, default: &str) -> Option<PathBuf> {
 pub struct Console {
     pub app: TestApp,
     pub browser: Client,
-    driver: Child,
+    _driver: Driver,
     _profile: tempfile::TempDir,
+}
+
+/// chromedriver in a process group of its own, with the Chromium it starts: a test that fails
+/// half-way (and so never closes its session) leaves no browser behind.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
 }
 
 impl Console {
@@ -76,8 +98,9 @@ impl Console {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .kill_on_drop(true);
-        let driver = driver.spawn().expect("chromedriver starts");
+        let driver = Driver(driver.spawn().expect("chromedriver starts"));
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({
             "goog:chromeOptions": {
@@ -115,7 +138,7 @@ impl Console {
         let console = Console {
             app,
             browser,
-            driver,
+            _driver: driver,
             _profile: profile,
         };
         console.goto("/admin/").await;
@@ -287,12 +310,11 @@ impl Console {
 
     /// Takes the test's screenshot, checks the page logged no error (a refused inline style
     /// or script among them), and closes the browser and the app.
-    pub async fn finish(mut self, screenshot: &str) {
+    pub async fn finish(self, screenshot: &str) {
         self.screenshot(screenshot).await;
         let errors = self.browser_errors().await;
         assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
         self.browser.clone().close().await.ok();
-        self.driver.kill().await.ok();
         self.app.stop().await.expect("app stops");
     }
 }
