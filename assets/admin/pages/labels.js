@@ -1,254 +1,16 @@
 // Labels: pick a template, edit its JSON data with a live preview (HTML, plain text and the
 // ESC/POS bytes decoded), download the PDF, print or dry-run, and read the print log.
 //
-// API: GET /v1/labels/templates, POST /v1/labels/render?format=html|text|escpos|pdf,
+// API: GET /v1/labels/templates, GET /v1/labels/printers, POST /v1/labels/render?format=html|text|escpos|pdf,
 // POST /v1/print-jobs, GET /v1/print-jobs, GET /v1/print-jobs/{id}/preview.
-//
-// The HTML the server renders is a whole document with an inline <style> and style="…"
-// attributes, which the console's CSP refuses. So it is parsed with DOMParser (inert: nothing
-// in it runs or loads), and rebuilt element by element from a short list of the tags and
-// attributes the label renderer writes; its custom properties (--columns, --width, …) are set
-// through the CSSOM, and its stylesheet (assets/labels.css) is adopted as a constructed
-// stylesheet, which CSP does not govern. No markup from the server is ever inserted as markup.
 
 import { api, ApiError } from '../lib/api.js';
 import { h, mount, toast, problemBox, formatTime, formatBytes, poll } from '../lib/dom.js';
+import { labelsFromHtml } from './labels/html.js';
+import { escPosView } from './labels/escpos.js';
 
 const DEBOUNCE_MS = 300;
 const LOG_PAGE = 20;
-
-// ---- The label HTML, rebuilt ------------------------------------------------------------
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-const HTML_TAGS = new Set(['div', 'p', 'strong', 'b', 'em', 'span', 'hr', 'figure', 'br']);
-const SVG_TAGS = new Set(['svg', 'path', 'title', 'g', 'rect']);
-const ATTRS = new Set(['class', 'data-width-dots', 'role', 'aria-label', 'viewBox', 'shape-rendering', 'd', 'x', 'y', 'width', 'height']);
-const STYLE_PROPS = new Set(['--columns', '--width', '--w', '--h', '--cols', 'width', 'height']);
-const STYLE_VALUE = /^-?[0-9.]+(mm|px|em|ch)?$/;
-
-let labelSheetAdopted = false;
-
-/** Adopts the labels stylesheet (every rule scoped under .sous-label) once per page load. */
-function adoptLabelStyles(cssText) {
-  if (labelSheetAdopted || !cssText || !('adoptedStyleSheets' in document)) return;
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(cssText);
-    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-    labelSheetAdopted = true;
-  } catch (error) {
-    console.warn('labels stylesheet not adopted', error);
-  }
-}
-
-function copyStyle(from, to) {
-  const style = from.getAttribute('data-style');
-  if (!style) return;
-  for (const declaration of style.split(';')) {
-    const at = declaration.indexOf(':');
-    if (at < 0) continue;
-    const prop = declaration.slice(0, at).trim();
-    const value = declaration.slice(at + 1).trim();
-    if (STYLE_PROPS.has(prop) && STYLE_VALUE.test(value)) to.style.setProperty(prop, value);
-  }
-}
-
-function rebuild(node) {
-  if (node.nodeType === Node.TEXT_NODE) return document.createTextNode(node.data);
-  if (node.nodeType !== Node.ELEMENT_NODE) return null;
-  const isSvg = node.namespaceURI === SVG_NS;
-  const tag = node.localName;
-  if (isSvg ? !SVG_TAGS.has(tag) : !HTML_TAGS.has(tag)) return null;
-  const el = isSvg ? document.createElementNS(SVG_NS, tag) : document.createElement(tag);
-  for (const attr of node.attributes) {
-    if (ATTRS.has(attr.name)) el.setAttribute(attr.name, attr.value);
-  }
-  copyStyle(node, el);
-  for (const child of node.childNodes) {
-    const copy = rebuild(child);
-    if (copy) el.append(copy);
-  }
-  return el;
-}
-
-/** The labels of a rendered HTML document, as safe DOM nodes. */
-export function labelsFromHtml(html) {
-  // A parsed document inherits the page's CSP, and parsing its <style> and style="…" would
-  // log refusals: take the stylesheet out first, and rename the attribute (the renderer
-  // escapes " in text, so ` style="` only occurs inside tags).
-  let css = '';
-  const markup = html
-    .replace(/<style>([\s\S]*?)<\/style>/g, (_, text) => { css += text; return ''; })
-    .replace(/ style="/g, ' data-style="');
-  adoptLabelStyles(css);
-  const doc = new DOMParser().parseFromString(markup, 'text/html');
-  return [...doc.querySelectorAll('.sous-label')].map(rebuild).filter(Boolean);
-}
-
-// ---- ESC/POS, decoded -------------------------------------------------------------------
-
-const ESC = 0x1b;
-const FS = 0x1c;
-const GS = 0x1d;
-const sjis = new TextDecoder('shift_jis');
-
-function hex(bytes) {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(' ');
-}
-
-const ALIGN = ['left', 'center', 'right'];
-const QR_LEVEL = { 48: 'L', 49: 'M', 50: 'Q', 51: 'H' };
-
-/**
- * The bytes as a list of lines, each a list of tokens: {kind: 'cmd', name, detail, bytes} or
- * {kind: 'text', text, bytes}. A line ends at LF (or a cut).
- */
-export function decodeEscPos(buffer) {
-  const bytes = new Uint8Array(buffer);
-  const lines = [];
-  let line = [];
-  let text = [];
-  let japanese = false;
-  let i = 0;
-  const flushText = () => {
-    if (!text.length) return;
-    const raw = Uint8Array.from(text);
-    let decoded = sjis.decode(raw);
-    // Under ESC R 8 the printer draws the single bytes 5C and 7E as ¥ and ‾; the renderer
-    // folds \ and ~ to full width, so single-byte 5C and 7E only come from ¥ and ‾.
-    if (japanese) decoded = decoded.replace(/\\/g, '¥').replace(/~/g, '‾');
-    line.push({ kind: 'text', text: decoded, bytes: raw });
-    text = [];
-  };
-  const endLine = () => {
-    flushText();
-    lines.push(line);
-    line = [];
-  };
-  const cmd = (length, name, detail) => {
-    flushText();
-    const slice = bytes.slice(i, Math.min(bytes.length, i + length));
-    line.push({ kind: 'cmd', name, detail, bytes: slice, truncated: i + length > bytes.length });
-    i += length;
-  };
-  while (i < bytes.length) {
-    const b = bytes[i];
-    const n1 = bytes[i + 1];
-    const n2 = bytes[i + 2];
-    if (b === 0x0a) { flushText(); line.push({ kind: 'cmd', name: 'LF', detail: 'line feed', bytes: bytes.slice(i, i + 1) }); i++; endLine(); continue; }
-    if (b === 0x0d) { cmd(1, 'CR', 'carriage return'); continue; }
-    if (b === 0x09) { cmd(1, 'HT', 'horizontal tab'); continue; }
-    if (b === ESC) {
-      switch (n1) {
-        case 0x40: cmd(2, 'ESC @', 'initialize the printer'); break;
-        case 0x74: cmd(3, `ESC t ${n2}`, `character code table ${n2}${n2 === 1 ? ' (katakana)' : ''}`); break;
-        case 0x52: japanese = n2 === 8; cmd(3, `ESC R ${n2}`, `international character set ${n2}${n2 === 8 ? ' (Japan: 5C is ¥)' : ''}`); break;
-        case 0x45: cmd(3, `ESC E ${n2 & 1}`, (n2 & 1) ? 'bold on' : 'bold off'); break;
-        case 0x47: cmd(3, `ESC G ${n2 & 1}`, (n2 & 1) ? 'double-strike on' : 'double-strike off'); break;
-        case 0x2d: cmd(3, `ESC - ${n2}`, n2 ? `underline on (${n2} dot${n2 === 2 || n2 === 50 ? 's' : ''})` : 'underline off'); break;
-        case 0x61: cmd(3, `ESC a ${n2}`, `align ${ALIGN[n2 % 48] ?? n2}`); break;
-        case 0x21: cmd(3, `ESC ! ${n2}`, `print mode ${n2}`); break;
-        case 0x64: cmd(3, `ESC d ${n2}`, `feed ${n2} lines`); break;
-        case 0x4a: cmd(3, `ESC J ${n2}`, `feed ${n2} dots`); break;
-        case 0x32: cmd(2, 'ESC 2', 'default line spacing'); break;
-        case 0x33: cmd(3, `ESC 3 ${n2}`, `line spacing ${n2} dots`); break;
-        case 0x4d: cmd(3, `ESC M ${n2}`, `font ${n2 & 1 ? 'B' : 'A'}`); break;
-        case 0x7b: cmd(3, `ESC { ${n2}`, n2 & 1 ? 'upside down on' : 'upside down off'); break;
-        default: cmd(2, `ESC ${n1 === undefined ? '' : hex([n1])}`, 'unknown command');
-      }
-      continue;
-    }
-    if (b === FS) {
-      switch (n1) {
-        case 0x43: cmd(3, `FS C ${n2}`, `kanji encoding ${n2 === 1 || n2 === 49 ? 'Shift_JIS' : n2 === 0 || n2 === 48 ? 'JIS' : n2}`); break;
-        case 0x2d: cmd(3, `FS - ${n2}`, n2 ? 'kanji underline on' : 'kanji underline off'); break;
-        case 0x26: cmd(2, 'FS &', 'kanji mode on'); break;
-        case 0x2e: cmd(2, 'FS .', 'kanji mode off'); break;
-        case 0x21: cmd(3, `FS ! ${n2}`, `kanji print mode ${n2}`); break;
-        default: cmd(2, `FS ${n1 === undefined ? '' : hex([n1])}`, 'unknown command');
-      }
-      continue;
-    }
-    if (b === GS) {
-      switch (n1) {
-        case 0x21: {
-          const w = (n2 >> 4) + 1;
-          const hgt = (n2 & 0x0f) + 1;
-          cmd(3, `GS ! ${n2}`, `character size ${w}×${hgt}${w === 1 && hgt === 1 ? ' (normal)' : ''}`);
-          break;
-        }
-        case 0x42: cmd(3, `GS B ${n2 & 1}`, (n2 & 1) ? 'white on black on' : 'white on black off'); break;
-        case 0x56: {
-          const m = n2;
-          const full = m === 0 || m === 48 || m === 65;
-          if (m === 65 || m === 66) cmd(4, `GS V ${m} ${bytes[i + 3]}`, `feed and ${full ? 'full' : 'partial'} cut`);
-          else cmd(3, `GS V ${m}`, `${full ? 'full' : 'partial'} cut`);
-          endLine();
-          break;
-        }
-        case 0x28: {
-          // GS ( fn pL pH …: a function with a length; ( k is the 2D code.
-          const fn = n2;
-          const length = (bytes[i + 3] ?? 0) + ((bytes[i + 4] ?? 0) << 8);
-          const total = 5 + length;
-          if (fn === 0x6b) {
-            const cn = bytes[i + 5];
-            const code = bytes[i + 6];
-            const arg = bytes[i + 7];
-            let detail = 'QR code';
-            if (cn === 49) {
-              if (code === 65) detail = `QR: model ${arg === 50 ? 2 : arg === 49 ? 1 : arg}`;
-              else if (code === 67) detail = `QR: module size ${arg} dots`;
-              else if (code === 69) detail = `QR: error correction ${QR_LEVEL[arg] ?? arg}`;
-              else if (code === 80) detail = `QR: store data “${new TextDecoder('latin1').decode(bytes.slice(i + 8, i + total))}”`;
-              else if (code === 81) detail = 'QR: print the symbol';
-            }
-            cmd(total, `GS ( k ${String.fromCharCode(code ?? 63)}`, detail);
-          } else {
-            cmd(total, `GS ( ${String.fromCharCode(fn ?? 63)}`, `function with ${length} bytes`);
-          }
-          break;
-        }
-        case 0x76: {
-          // GS v 0 m xL xH yL yH d…: a raster image, x bytes (8 dots each) by y rows.
-          const x = (bytes[i + 4] ?? 0) + ((bytes[i + 5] ?? 0) << 8);
-          const y = (bytes[i + 6] ?? 0) + ((bytes[i + 7] ?? 0) << 8);
-          cmd(8 + x * y, 'GS v 0', `raster image ${x * 8}×${y} dots (${formatBytes(x * y)})`);
-          break;
-        }
-        case 0x48: cmd(3, `GS H ${n2}`, 'barcode text position'); break;
-        case 0x68: cmd(3, `GS h ${n2}`, `barcode height ${n2}`); break;
-        case 0x77: cmd(3, `GS w ${n2}`, `barcode width ${n2}`); break;
-        default: cmd(2, `GS ${n1 === undefined ? '' : hex([n1])}`, 'unknown command');
-      }
-      continue;
-    }
-    if (b < 0x20 || b === 0x7f) { cmd(1, hex([b]), 'control byte'); continue; }
-    text.push(b);
-    // A Shift_JIS lead byte takes its trail byte with it (trail bytes are never controls).
-    if ((b >= 0x81 && b <= 0x9f) || (b >= 0xe0 && b <= 0xfc)) {
-      if (i + 1 < bytes.length) text.push(bytes[i + 1]);
-      i += 2;
-    } else {
-      i += 1;
-    }
-  }
-  flushText();
-  if (line.length) lines.push(line);
-  return lines;
-}
-
-function escPosView(buffer) {
-  const lines = decodeEscPos(buffer);
-  const commands = lines.flat().filter((t) => t.kind === 'cmd' && t.name !== 'LF').length;
-  return h('div.escpos', { 'data-testid': 'escpos-view' },
-    h('p.muted.escpos-summary', `${formatBytes(buffer.byteLength)} · ${lines.length} lines · ${commands} commands`),
-    h('ol.escpos-lines', lines.map((tokens) => h('li.escpos-line', tokens.map((t) => (t.kind === 'text'
-      ? h('span.escpos-text', { title: hex(t.bytes) }, t.text)
-      : h(`span.escpos-cmd${t.name === 'LF' ? '.escpos-lf' : ''}`, { title: `${t.detail}\n${hex(t.bytes.slice(0, 24))}${t.bytes.length > 24 ? ' …' : ''}` },
-        h('code', t.name === 'LF' ? '↵' : t.name),
-        t.name === 'LF' ? null : h('span.escpos-detail', t.detail))))))));
-}
 
 // ---- The page ---------------------------------------------------------------------------
 
@@ -309,7 +71,8 @@ export default {
     const formatButton = h('button.secondary', { type: 'button', onclick: () => formatJson() }, 'Format JSON');
     const pdfButton = h('button.secondary#label-pdf', { type: 'button', 'data-testid': 'label-pdf', onclick: () => downloadPdf() }, 'Download PDF');
 
-    const printerInput = h('input#label-printer', { type: 'text', autocomplete: 'off', placeholder: 'e.g. dock', 'data-testid': 'label-printer' });
+    const printerInput = h('input#label-printer', { type: 'text', autocomplete: 'off', list: 'label-printer-names', placeholder: 'e.g. dock', 'data-testid': 'label-printer' });
+    const printerNames = h('datalist#label-printer-names');
     const dryRun = h('input#label-dry-run', { type: 'checkbox', checked: true, 'data-testid': 'label-dry-run', onchange: () => syncPrintButton() });
     const printButton = h('button#label-print', { type: 'submit', 'data-testid': 'label-print' }, 'Dry run');
     const printResult = h('div.labels-print-result', { 'aria-live': 'polite' });
@@ -318,7 +81,8 @@ export default {
     },
     h('div.row',
       h('label', { for: 'label-printer' }, 'Printer'),
-      printerInput),
+      printerInput,
+      printerNames),
     h('label.labels-check', dryRun, ' Dry run: render and log only, print nothing'),
     h('div.row', printButton),
     printResult);
@@ -621,6 +385,11 @@ export default {
       templateSelect.disabled = true;
     }
     loadLog();
+    api('/v1/labels/printers').then((answer) => {
+      const names = answer.items ?? [];
+      mount(printerNames, names.map((name) => h('option', { value: name })));
+      printerInput.placeholder = names.length ? names.join(', ') : 'no printers configured: dry runs only';
+    }).catch(() => {});
 
     return () => {
       state.disposed = true;

@@ -17,6 +17,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/v1/print-jobs/{id}").get(print_jobs::get))
     .service(web::resource("/v1/print-jobs/{id}/preview").get(print_jobs::preview))
+    .service(web::resource("/v1/labels/printers").get(print_jobs::printers))
     .service(web::resource("/v1/labels/templates").get(render::templates))
     .service(web::resource("/v1/labels/render").post(render::render));
 }
@@ -38,6 +39,7 @@ async fn off_the_runtime<T: Send + 'static>(
         print_jobs::list,
         print_jobs::get,
         print_jobs::preview,
+        print_jobs::printers,
         render::templates,
         render::render,
     ),
@@ -46,6 +48,7 @@ async fn off_the_runtime<T: Send + 'static>(
         request::LabelSource,
         print_jobs::PrintJob,
         print_jobs::PrintJobLinks,
+        print_jobs::PrinterList,
         crate::labels::entity::PrintStatus,
         crate::labels::print_log::LabelSubstitution,
         render::Template,

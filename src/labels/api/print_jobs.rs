@@ -249,3 +249,25 @@ pub(super) async fn list(
         next: page.next,
     }))
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PrinterList {
+    /// The names print jobs may name (`labels.printers`); their addresses stay on the server.
+    pub items: Vec<String>,
+}
+
+/// The configured printers, by name.
+#[utoipa::path(
+    get,
+    path = "/v1/labels/printers",
+    tag = "labels",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PrinterList),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn printers(_: Principal, platform: web::Data<Platform>) -> HttpResponse {
+    let items = platform.settings.labels.printers.keys().cloned().collect();
+    HttpResponse::Ok().json(PrinterList { items })
+}

@@ -155,3 +155,15 @@ async fn print_jobs_belong_to_their_owner() {
         app.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn printers_are_listed_by_name_without_their_addresses() {
+    let app = spawn(&Backend::Embedded, free_port()).await;
+    let (status, body) = app
+        .get_json(&app.token("alice", &[]), "/v1/labels/printers")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"items": ["dock"]}));
+    let (status, _) = app.get_json("", "/v1/labels/printers").await;
+    assert_eq!(status, 401);
+}
