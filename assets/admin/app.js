@@ -17,7 +17,9 @@ const state = { me: null, cleanup: null };
 
 function route() {
   const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
-  return { path: path || PAGES[0].path, params: new URLSearchParams(query) };
+  // Without a page named, the first one this token may use.
+  const first = PAGES.find((page) => !page.admin || state.me?.admin) ?? PAGES[0];
+  return { path: path || first.path, params: new URLSearchParams(query) };
 }
 
 export function navigate(path) {
@@ -63,10 +65,14 @@ function renderWho() {
 }
 
 function renderNav(current) {
-  mount(document.getElementById('nav'), state.me ? PAGES.map((page) => h('a', {
-    href: `#/${page.path}`,
-    'aria-current': page.path === current ? 'page' : null,
-  }, page.title)) : []);
+  mount(document.getElementById('nav'), state.me ? PAGES.map((page) => {
+    const locked = page.admin && !state.me.admin;
+    return h(`a${locked ? '.locked' : ''}`, {
+      href: `#/${page.path}`,
+      'aria-current': page.path === current ? 'page' : null,
+      title: locked ? 'Needs the admin scope' : null,
+    }, page.title);
+  }) : []);
 }
 
 async function show() {
