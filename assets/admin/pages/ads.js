@@ -312,11 +312,11 @@ export default {
         ` ${t === 'none' ? 'none (normal ads)' : `${t}`}`));
       const keywordChips = chips(keywords, 'Keywords', null, 'keyword-chips');
       const keywordInput = h('input#ad-keyword-input', { type: 'text', autocomplete: 'off', placeholder: 'カレー' });
-      const addKeyword = () => {
+      const addKeyword = (focus = true) => {
         const word = keywordInput.value.trim();
         if (word && !keywords.includes(word)) { keywords.push(word); keywordChips.draw(); }
         keywordInput.value = '';
-        keywordInput.focus();
+        if (focus) keywordInput.focus();
       };
       keywordInput.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); addKeyword(); } });
       const keywordBox = h('fieldset.ad-terms-box',
@@ -398,6 +398,8 @@ export default {
           event.preventDefault();
           mount(errorSlot);
           for (const input of Object.values(inputsByField)) input.removeAttribute('aria-invalid');
+          // A keyword typed but not yet added counts.
+          if (targeting() === 'keyword' && keywordInput.value.trim()) addKeyword(false);
           save.disabled = true;
           try {
             const saved = isNew
@@ -604,7 +606,8 @@ export default {
       for (let i = 0; i < hours; i++) {
         const t = from.getTime() + i * HOUR;
         const d = new Date(t);
-        labels.push(d.getHours() === 0 || i === 0 ? `${d.getMonth() + 1}/${d.getDate()} ${pad(d.getHours())}h` : `${pad(d.getHours())}h`);
+        // Thinned to about ten labels: over days each names its date.
+        labels.push(hours > 24 || d.getHours() === 0 || i === 0 ? `${d.getMonth() + 1}/${d.getDate()} ${pad(d.getHours())}h` : `${pad(d.getHours())}h`);
         impressions.push(byHour.get(t)?.impressions ?? 0);
         clicks.push(byHour.get(t)?.clicks ?? 0);
         // The daily cap spread evenly over the day: the hour's share of it, while the campaign runs.
@@ -613,7 +616,7 @@ export default {
       }
       const series = [{ name: 'Impressions', values: impressions, kind: 'bar', className: 'series-a' }];
       if (stats.daily_cap) series.push({ name: 'Pace (daily cap ÷ 24)', values: pace, kind: 'line', className: 'series-pace' });
-      const ctr = stats.impressions ? `${((stats.clicks / stats.impressions) * 100).toFixed(2)} %` : '—';
+      const ctr = stats.impressions ? `${((stats.clicks / stats.impressions) * 100).toFixed(2)}\u00a0%` : '—';
       return h('div.ad-stats',
         h('div.ad-totals',
           h('div.ad-total', h('span.ad-total-value', { 'data-testid': 'stats-impressions' }, stats.impressions.toLocaleString()), h('span', 'impressions')),
@@ -632,7 +635,7 @@ export default {
             h('tbody', stats.days.map((d) => h('tr',
               h('td', d.day), h('td.num', d.impressions.toLocaleString()), h('td.num', d.clicks.toLocaleString()),
               h('td.num', d.pace === null || d.pace === undefined ? '—' : d.pace.toLocaleString()),
-              h('td.num', d.pace ? `${Math.round((d.impressions / d.pace) * 100)} %` : '—'))))))
+              h('td.num', d.pace ? `${Math.round((d.impressions / d.pace) * 100)}\u00a0%` : '—'))))))
           : h('p.muted', 'Nothing delivered in this period.'));
     }
 

@@ -101,6 +101,44 @@ function saveBlob(blob, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/**
+ * Thumbnails loaded as they come into view, a few at a time, each retried a few times: the
+ * server renders a thumbnail on its first request, and turns requests away (503) when too many
+ * renders wait, so a thousand at once would break most of them.
+ */
+function thumbLoader(parallel = 2, retries = 6) {
+  const queue = [];
+  let active = 0;
+  const observer = new IntersectionObserver((seen) => {
+    for (const entry of seen) {
+      if (!entry.isIntersecting) continue;
+      observer.unobserve(entry.target);
+      queue.push(entry.target);
+    }
+    pump();
+  }, { rootMargin: '200px' });
+  function pump() {
+    while (active < parallel && queue.length) {
+      const img = queue.shift();
+      if (!img.isConnected) continue;
+      active++;
+      let tries = 0;
+      const done = () => { active--; pump(); };
+      img.addEventListener('load', done, { once: true });
+      img.addEventListener('error', () => {
+        if (++tries > retries) return done();
+        setTimeout(() => { img.src = img.dataset.src; }, 1000 * Math.min(2 ** (tries - 1), 8));
+      });
+      img.src = img.dataset.src;
+    }
+  }
+  return {
+    add(img) { observer.observe(img); },
+    clear() { observer.disconnect(); queue.length = 0; },
+    stop() { observer.disconnect(); queue.length = 0; },
+  };
+}
+
 function stat(label, value, testid) {
   return h('div.bk-stat', h('span.bk-stat-value', { 'data-testid': testid }, String(value)), h('span.bk-stat-label', label));
 }
@@ -187,7 +225,7 @@ export default {
         upBar.max = blob.size;
         await upload(archive.upload, blob, (loaded, of) => {
           upBar.max = of; upBar.value = loaded;
-          upLabel.textContent = `Uploading: ${Math.floor((loaded / of) * 100)} % (${formatBytes(loaded)} of ${formatBytes(of)})`;
+          upLabel.textContent = `Uploading: ${Math.floor((loaded / of) * 100)}\u00a0% (${formatBytes(loaded)} of ${formatBytes(of)})`;
         });
         upBar.value = upBar.max;
         upLabel.textContent = `Uploaded ${formatBytes(blob.size)}`;
@@ -206,41 +244,97 @@ export default {
     // ---- one archive: status, counts and entries ---------------------------------------
 
     let stopArchive = null;
+    const thumbs = thumbLoader();
+    stops.add(thumbs.stop);
 
+    /** Follows an archive: its head every poll, its entries page by page as they come. */
     function showArchive(id) {
       if (stopArchive) { stopArchive(); stops.delete(stopArchive); }
+      thumbs.clear();
+      const path = `/v1/bulk/image-archives/${encodeURIComponent(id)}?limit=${ENTRY_PAGE}`;
+      const entries = new Map(); // index → entry
+      const rows = new Map(); // index → [entry, tr]
+      const head = h('div');
+      const tbody = h('tbody');
+      const table = h('div.table-wrap', { hidden: true }, h('table.bk-entries',
+        h('caption.mab-sr', 'Entries of the archive'),
+        h('thead', h('tr', h('th.num', '#'), h('th', 'Image'), h('th', 'Name'), h('th', 'Result'))),
+        tbody));
+      const note = h('p.muted');
+      const section = h('section.bk-archive', { 'aria-labelledby': 'bk-archive-title' }, head, table, note);
       mount(archiveSlot, h('p.loading', 'Loading the archive…'));
+      let cursor = null; // `after` of the page being filled
       let finished = false;
       stopArchive = poll(async () => {
         if (finished) return;
         try {
-          const archive = await api(`/v1/bulk/image-archives/${encodeURIComponent(id)}?limit=${ENTRY_PAGE}`);
+          let archive = await api(cursor === null ? path : `${path}&after=${encodeURIComponent(cursor)}`);
+          for (const e of archive.entries?.items ?? []) entries.set(e.index, e);
+          // A full page: the next poll reads on from it.
+          if (archive.entries?.next) cursor = archive.entries.next;
           if (archive.status === 'done' || archive.status === 'failed') {
             finished = true;
-            // All the entries, page after page.
-            let next = archive.entries?.next;
+            stopArchive?.();
+            // Every entry, page after page, as they finally are.
+            entries.clear();
+            archive = await api(path);
+            archive.entries.items.forEach((e) => entries.set(e.index, e));
+            let next = archive.entries.next;
             while (next) {
-              const more = await api(`/v1/bulk/image-archives/${encodeURIComponent(id)}?limit=${ENTRY_PAGE}&after=${encodeURIComponent(next)}`);
-              archive.entries.items.push(...more.entries.items);
+              const more = await api(`${path}&after=${encodeURIComponent(next)}`);
+              more.entries.items.forEach((e) => entries.set(e.index, e));
               next = more.entries.next;
             }
-            stopArchive?.();
             refreshArchives();
           }
-          mount(archiveSlot, archiveView(archive));
+          if (!archiveSlot.contains(section)) mount(archiveSlot, section);
+          section.dataset.archiveId = archive.id;
+          section.dataset.status = archive.status;
+          mount(head, archiveHead(archive));
+          drawEntries([...entries.values()].sort((a, b) => a.index - b.index));
+          table.hidden = !entries.size;
+          note.textContent = entries.size ? ''
+            : archive.status === 'waiting' ? 'Waiting for the upload.'
+              : finished ? 'No entries.' : 'Entries appear here as they are registered.';
         } catch (error) {
           mount(archiveSlot, problemBox(error));
           if (error instanceof ApiError && error.status === 404) { finished = true; stopArchive?.(); }
         }
       }, POLL_MS);
       stops.add(stopArchive);
+
+      /** The rows in order, each built once (its thumbnail loads once) unless it changed. */
+      function drawEntries(list) {
+        const trs = list.map((e) => {
+          const known = rows.get(e.index);
+          if (known && known[0].status === e.status && known[0].url === e.url) return known[1];
+          const tr = entryRow(e);
+          rows.set(e.index, [e, tr]);
+          return tr;
+        });
+        tbody.replaceChildren(...trs);
+      }
     }
 
-    function archiveView(archive) {
+    function entryRow(e) {
+      let thumb = null;
+      if (e.url) {
+        thumb = h('img.thumb.bk-thumb', { alt: '', 'data-src': e.url, width: 48, height: 48 });
+        thumbs.add(thumb);
+      }
+      return h('tr', { 'data-testid': 'archive-entry', 'data-status': e.status },
+        h('td.num', String(e.index)),
+        h('td', thumb),
+        h('td.bk-name', e.name),
+        h('td', h(`span.badge.${ENTRY_CLASS[e.status] || 'plain'}`, e.status),
+          e.reason ? h('span.bk-reason', ` ${e.reason}`) : null,
+          e.image_id ? h('div.muted.bk-small', h('code', e.image_id)) : null));
+    }
+
+    function archiveHead(archive) {
       const c = archive.counts;
-      const entries = archive.entries?.items ?? [];
       const handled = c.registered + c.refused;
-      return h('section.bk-archive', { 'data-archive-id': archive.id, 'data-status': archive.status, 'aria-labelledby': 'bk-archive-title' },
+      return [
         h('div.row.bk-archive-head',
           h('h3#bk-archive-title', 'Archive ', h('code', archive.id.slice(0, 8))),
           h(`span.badge.${ARCHIVE_CLASS[archive.status] || 'plain'}`, { 'data-testid': 'archive-status' }, archive.status),
@@ -254,19 +348,7 @@ export default {
           stat('skipped', c.skipped, 'archive-skipped')),
         archive.status === 'running' && c.total
           ? h('progress.bk-ingest', { max: c.total, value: handled, 'aria-label': 'Images handled' }) : null,
-        entries.length
-          ? h('div.table-wrap', h('table.bk-entries',
-            h('caption.mab-sr', 'Entries of the archive'),
-            h('thead', h('tr', h('th.num', '#'), h('th', 'Image'), h('th', 'Name'), h('th', 'Result'))),
-            h('tbody', entries.map((e) => h('tr', { 'data-testid': 'archive-entry', 'data-status': e.status },
-              h('td.num', String(e.index)),
-              h('td', e.url ? h('img.thumb.bk-thumb', { src: e.url, alt: '', loading: 'lazy' }) : null),
-              h('td.bk-name', e.name),
-              h('td', h(`span.badge.${ENTRY_CLASS[e.status] || 'plain'}`, e.status),
-                e.reason ? h('span.bk-reason', ` ${e.reason}`) : null,
-                e.image_id ? h('div.muted.bk-small', h('code', e.image_id)) : null))))))
-          : h('p.muted', archive.status === 'waiting' ? 'Waiting for the upload.'
-            : archive.status === 'done' || archive.status === 'failed' ? 'No entries.' : 'Entries appear here as they are registered.'));
+      ];
     }
 
     // ---- recent archives ------------------------------------------------------------------
@@ -310,6 +392,7 @@ export default {
             body: file, headers: { 'Content-Type': 'text/csv' },
           });
           mount(reportSlot, reportView(report));
+          reportSlot.scrollIntoView({ block: 'nearest' });
         } catch (error) {
           mount(reportSlot, problemBox(error));
         } finally {

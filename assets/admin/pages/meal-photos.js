@@ -106,9 +106,11 @@ export default {
 
     function build(item, status) {
       const photo = item.photo;
+      const placeholder = () => h('div.mp-thumb.mp-nothumb', { 'aria-hidden': 'true' }, 'no preview');
+      // A file the browser cannot show (HEIC, or not a picture at all) gets the placeholder.
       const thumb = item.url
-        ? h('img.thumb.mp-thumb', { src: item.url, alt: `Photo ${item.name}` })
-        : h('div.mp-thumb.mp-nothumb', { 'aria-hidden': 'true' }, 'no preview');
+        ? h('img.thumb.mp-thumb', { src: item.url, alt: `Photo ${item.name}`, onerror: (e) => e.target.replaceWith(placeholder()) })
+        : placeholder();
       const decision = status === 'done' && photo
         ? h('p.mp-decision',
           h(`span.badge.${photo.is_food ? 'ok' : 'plain'}`, { 'data-testid': 'photo-decision' }, photo.is_food ? 'food' : 'not food'),
@@ -229,8 +231,9 @@ export default {
         let item = items.get(key);
         if (item?.url && item.file) URL.revokeObjectURL(item.url);
         items.delete(key); // back to the top of the list
-        item = { ...(item ?? {}), key, file, name: file.name, size: file.size, url: URL.createObjectURL(file), error: null };
         const type = contentTypeOf(file);
+        const url = ACCEPTED.includes(type) ? URL.createObjectURL(file) : null;
+        item = { ...(item ?? {}), key, file, name: file.name, size: file.size, url, error: null };
         if (!ACCEPTED.includes(type)) {
           item.local = 'refused';
           item.error = `${type || 'This file type'} is not accepted: JPEG, PNG, WebP or HEIC.`;

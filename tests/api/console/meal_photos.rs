@@ -28,8 +28,9 @@ pub(super) fn serve_at_own_address(settings: &mut Settings) {
     settings.public_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
 }
 
-/// Waits up to `within` for `script` (a JS expression) to be truthy.
-async fn wait_long(console: &Console, what: &str, script: &str, within: Duration) -> Value {
+/// Waits up to `within` for `script` (a JS expression) to be truthy: for what takes longer
+/// than the harness's patience in a debug build.
+pub(super) async fn wait_long(console: &Console, what: &str, script: &str, within: Duration) -> Value {
     let started = Instant::now();
     let body = format!("return ({script});");
     loop {
