@@ -22,12 +22,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
     frame-src 'self' blob:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/admin").get(to_index))
-        .service(
-            web::resource("/admin/{path:.*}")
-                .route(web::get().to(asset))
-                .route(web::head().to(asset)),
-        );
+    cfg.service(web::resource("/admin").get(to_index)).service(
+        web::resource("/admin/{path:.*}")
+            .route(web::get().to(asset))
+            .route(web::head().to(asset)),
+    );
 }
 
 async fn to_index() -> HttpResponse {
@@ -46,7 +45,10 @@ async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse
     let hash = file.metadata.sha256_hash();
     let etag = format!(
         "\"{}\"",
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &hash[..16])
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &hash[..16]
+        )
     );
     let unchanged = req
         .headers()

@@ -144,7 +144,10 @@ async fn a_discarded_dead_letter_leaves_the_list_and_cannot_be_retried() {
 
     let again = discard().await.unwrap();
     assert_eq!(again.status(), 409);
-    assert_eq!(again.json::<Value>().await.unwrap()["code"], "job_discarded");
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["code"],
+        "job_discarded"
+    );
     let retry = app
         .client
         .post(app.url(&format!("/v1/admin/jobs/{id}/retry")))

@@ -37,7 +37,9 @@ pub mod entity {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("this sign-in link has expired or was already used; print a new one with `sous token --login`")]
+    #[error(
+        "this sign-in link has expired or was already used; print a new one with `sous token --login`"
+    )]
     Invalid,
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),

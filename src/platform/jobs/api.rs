@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::activity::{self, Counts, Minute};
-use super::{Queue, QueueCounts};
 use super::failures::{self, FailedJob, FailureError, FailureState};
+use super::{Queue, QueueCounts};
 use crate::platform::Platform;
 use crate::platform::auth::Admin;
 use crate::platform::http::{ApiError, Code, Cursor, Page, page_limit};
@@ -247,7 +247,16 @@ async fn probe(_admin: Admin, platform: web::Data<Platform>) -> Result<HttpRespo
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_queues, list_jobs, retry_job, discard_job, probe),
-    components(schemas(FailedJob, FailureState, ProbeQueued, QueueList, QueueSummary, QueueCounts, Counts, Minute))
+    components(schemas(
+        FailedJob,
+        FailureState,
+        ProbeQueued,
+        QueueList,
+        QueueSummary,
+        QueueCounts,
+        Counts,
+        Minute
+    ))
 )]
 pub struct AdminJobsApi;
 

@@ -263,7 +263,11 @@ impl Console {
         let started = Instant::now();
         let body = format!("return ({script});");
         while started.elapsed() < PATIENCE {
-            let value = self.browser.execute(&body, vec![]).await.unwrap_or(Value::Null);
+            let value = self
+                .browser
+                .execute(&body, vec![])
+                .await
+                .unwrap_or(Value::Null);
             let truthy = !matches!(&value, Value::Null | Value::Bool(false))
                 && value != json!(0)
                 && value != json!("");
@@ -340,7 +344,10 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {

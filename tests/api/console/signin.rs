@@ -33,7 +33,12 @@ async fn a_one_time_link_signs_in_once_and_leaves_no_code_in_the_address() {
         return;
     };
     let link = login_link(&console.app, "ops", "admin");
-    let code = link.fragment().unwrap().strip_prefix("login=").unwrap().to_string();
+    let code = link
+        .fragment()
+        .unwrap()
+        .strip_prefix("login=")
+        .unwrap()
+        .to_string();
     console.goto(&format!("{}#login={code}", link.path())).await;
     console.wait_for_text("#who", "ops").await;
     assert!(console.text("#who").await.contains("admin"));
@@ -46,7 +51,9 @@ async fn a_one_time_link_signs_in_once_and_leaves_no_code_in_the_address() {
     console.click("#sign-out").await;
     console.find("form.signin").await;
     console.goto(&format!("/admin/#login={code}")).await;
-    console.wait_for_text("form.signin .problem", "expired or was already used").await;
+    console
+        .wait_for_text("form.signin .problem", "expired or was already used")
+        .await;
     console.finish("signin-link-used-twice").await;
 }
 
@@ -87,7 +94,9 @@ async fn console_files_carry_a_strict_policy_and_revalidate() {
     for path in ["/admin/", "/admin/app.js", "/admin/style.css"] {
         let response = client.get(console.app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        let policy = response.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let policy = response.headers()[CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
         assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
         assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
         let etag = response.headers()[ETAG].clone();
@@ -99,7 +108,11 @@ async fn console_files_carry_a_strict_policy_and_revalidate() {
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
     }
-    let script = client.get(console.app.url("/admin/app.js")).send().await.unwrap();
+    let script = client
+        .get(console.app.url("/admin/app.js"))
+        .send()
+        .await
+        .unwrap();
     assert!(
         script.headers()[CONTENT_TYPE]
             .to_str()
@@ -155,10 +168,7 @@ async fn a_code_trades_for_a_token_once() {
     assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
     let problem: serde_json::Value = second.json().await.unwrap();
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("already used"),
+        problem["detail"].as_str().unwrap().contains("already used"),
         "{problem}"
     );
     let (status, _) = app.get_json("not-a-token", "/v1/me").await;
