@@ -230,7 +230,9 @@ export default {
         upBar.value = upBar.max;
         upLabel.textContent = `Uploaded ${formatBytes(blob.size)}`;
         toast('Archive uploaded: registering its images');
-        showArchive(archive.id);
+        // This archive's thumbnails come from the files themselves: no server render for them.
+        const names = zipNames(files);
+        showArchive(archive.id, new Map(files.map((file, i) => [names[i], file])));
         refreshArchives();
       } catch (error) {
         mount(uploadError, problemBox(error));
@@ -248,9 +250,11 @@ export default {
     stops.add(thumbs.stop);
 
     /** Follows an archive: its head every poll, its entries page by page as they come. */
-    function showArchive(id) {
+    /** `local`: the files of an archive uploaded from this page, by their name in it. */
+    function showArchive(id, local = new Map()) {
       if (stopArchive) { stopArchive(); stops.delete(stopArchive); }
       thumbs.clear();
+      revokeLocal();
       const path = `/v1/bulk/image-archives/${encodeURIComponent(id)}?limit=${ENTRY_PAGE}`;
       const entries = new Map(); // index → entry
       const rows = new Map(); // index → [entry, tr]
@@ -308,7 +312,7 @@ export default {
         const trs = list.map((e) => {
           const known = rows.get(e.index);
           if (known && known[0].status === e.status && known[0].url === e.url) return known[1];
-          const tr = entryRow(e);
+          const tr = entryRow(e, local.get(e.name));
           rows.set(e.index, [e, tr]);
           return tr;
         });
@@ -316,16 +320,26 @@ export default {
       }
     }
 
-    function entryRow(e) {
+    let localUrls = [];
+    function revokeLocal() { localUrls.forEach((url) => URL.revokeObjectURL(url)); localUrls = []; }
+    stops.add(revokeLocal);
+
+    function entryRow(e, file) {
       let thumb = null;
-      if (e.url) {
+      if (file && e.status === 'registered') {
+        const url = URL.createObjectURL(file);
+        localUrls.push(url);
+        thumb = h('img.thumb.bk-thumb', { alt: '', src: url, loading: 'lazy', width: 48, height: 48 });
+      } else if (e.url) {
         thumb = h('img.thumb.bk-thumb', { alt: '', 'data-src': e.url, width: 48, height: 48 });
         thumbs.add(thumb);
       }
       return h('tr', { 'data-testid': 'archive-entry', 'data-status': e.status },
         h('td.num', String(e.index)),
         h('td', thumb),
-        h('td.bk-name', e.name),
+        h('td.bk-name', e.url
+          ? h('a', { href: e.url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'archive-entry-link', title: 'Open the registered image' }, e.name)
+          : e.name),
         h('td', h(`span.badge.${ENTRY_CLASS[e.status] || 'plain'}`, e.status),
           e.reason ? h('span.bk-reason', ` ${e.reason}`) : null,
           e.image_id ? h('div.muted.bk-small', h('code', e.image_id)) : null));

@@ -8,7 +8,6 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::Console;
-use super::meal_photos::serve_at_own_address;
 use crate::helpers::eventually;
 
 /// Clicks "Preview delivery" until the preview shows what `script` (a JS expression) looks
@@ -19,10 +18,16 @@ async fn preview_until(console: &Console, what: &str, script: &str) -> serde_jso
     loop {
         console.click("[data-testid=preview-button]").await;
         console
-            .wait_until("the preview answered", "document.querySelector('.ad-delivery')")
+            .wait_until(
+                "the preview answered",
+                "document.querySelector('.ad-delivery')",
+            )
             .await;
         let value = console.browser.execute(&body, vec![]).await.unwrap();
-        if !matches!(value, serde_json::Value::Null | serde_json::Value::Bool(false)) {
+        if !matches!(
+            value,
+            serde_json::Value::Null | serde_json::Value::Bool(false)
+        ) {
             return value;
         }
         if started.elapsed() > Duration::from_secs(30) {
@@ -37,7 +42,6 @@ async fn preview_until(console: &Console, what: &str, script: &str) -> serde_jso
 async fn a_campaign_made_in_the_editor_is_delivered_on_a_recipe_with_its_ingredient() {
     let Some(console) = Console::start_with(
         |settings| {
-            serve_at_own_address(settings);
             settings.ads.seed_ingredients = true;
             settings.ads.refresh_every = Duration::from_millis(200);
             // Generous for a debug build on a busy machine.
@@ -69,7 +73,9 @@ async fn a_campaign_made_in_the_editor_is_delivered_on_a_recipe_with_its_ingredi
         .await;
     console.type_into("#ad-name", "新玉ねぎフェア").await;
     console.click("#ad-targeting-ingredient").await;
-    console.type_into("#ad-ingredient-input", "新たまねぎ").await;
+    console
+        .type_into("#ad-ingredient-input", "新たまねぎ")
+        .await;
     console
         .wait_for_text("[data-testid=ad-ingredient-input-result]", "onion")
         .await;
@@ -80,7 +86,9 @@ async fn a_campaign_made_in_the_editor_is_delivered_on_a_recipe_with_its_ingredi
         .wait_for_text("[data-testid=concept-chips]", "onion")
         .await;
     console.type_into("#ad-daily-cap", "1000").await;
-    console.type_into("#ad-creative-title", "春の新玉ねぎ").await;
+    console
+        .type_into("#ad-creative-title", "春の新玉ねぎ")
+        .await;
     console
         .type_into("#ad-creative-link", "https://example.com/onion")
         .await;
@@ -114,7 +122,10 @@ async fn a_campaign_made_in_the_editor_is_delivered_on_a_recipe_with_its_ingredi
     .await;
     assert_eq!(served, json!(id));
     let result = console.text("[data-testid=preview-result]").await;
-    assert!(result.contains("春の新玉ねぎ") && result.contains("onion"), "{result}");
+    assert!(
+        result.contains("春の新玉ねぎ") && result.contains("onion"),
+        "{result}"
+    );
 
     // The kill switch: off, the recipe gets no ingredient jack; on again, it does.
     console.click("[data-testid=kill-switch]").await;
@@ -158,7 +169,11 @@ async fn a_campaign_made_in_the_editor_is_delivered_on_a_recipe_with_its_ingredi
         )
         .await;
     // Bars by hour, and the daily cap's pace as a line.
-    console.find("[data-testid=campaign-stats] svg .series-a rect").await;
-    console.find("[data-testid=campaign-stats] svg .series-pace polyline").await;
+    console
+        .find("[data-testid=campaign-stats] svg .series-a rect")
+        .await;
+    console
+        .find("[data-testid=campaign-stats] svg .series-pace polyline")
+        .await;
     console.finish("ads-stats").await;
 }

@@ -6,11 +6,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sous::config::Settings;
 use tokio::time::Instant;
 
 use super::Console;
-use crate::helpers::free_port;
 use crate::meal_photos::{eval_photos, model_dir};
 
 /// Photos the model tells apart with a wide margin (as in the pipeline tests).
@@ -22,19 +20,22 @@ const DECIDED_WITHIN: Duration = Duration::from_secs(120);
 
 /// Upload URLs name `public_url`: the browser must be able to put to them, so it is the app's
 /// own address.
-pub(super) fn serve_at_own_address(settings: &mut Settings) {
-    let port = free_port();
-    settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
-    settings.public_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-}
-
 /// Waits up to `within` for `script` (a JS expression) to be truthy: for what takes longer
 /// than the harness's patience in a debug build.
-pub(super) async fn wait_long(console: &Console, what: &str, script: &str, within: Duration) -> Value {
+pub(super) async fn wait_long(
+    console: &Console,
+    what: &str,
+    script: &str,
+    within: Duration,
+) -> Value {
     let started = Instant::now();
     let body = format!("return ({script});");
     loop {
-        let value = console.browser.execute(&body, vec![]).await.unwrap_or(Value::Null);
+        let value = console
+            .browser
+            .execute(&body, vec![])
+            .await
+            .unwrap_or(Value::Null);
         if !matches!(value, Value::Null | Value::Bool(false)) {
             return value;
         }
@@ -53,7 +54,6 @@ async fn chosen_photos_are_uploaded_and_show_their_decision_and_score() {
     };
     let Some(console) = Console::start_with(
         |settings| {
-            serve_at_own_address(settings);
             settings.model_dir = models;
         },
         |builder| builder,
@@ -95,16 +95,25 @@ async fn chosen_photos_are_uploaded_and_show_their_decision_and_score() {
 
     let card = |name: &str| format!("[data-testid=meal-photo][data-name=\"{name}\"]");
     let decision = console
-        .text(&format!("{} [data-testid=photo-decision]", card("カルボナーラ.jpg")))
+        .text(&format!(
+            "{} [data-testid=photo-decision]",
+            card("カルボナーラ.jpg")
+        ))
         .await;
     assert_eq!(decision, "food");
     let score = console
-        .text(&format!("{} [data-testid=photo-score]", card("カルボナーラ.jpg")))
+        .text(&format!(
+            "{} [data-testid=photo-score]",
+            card("カルボナーラ.jpg")
+        ))
         .await;
     let score: f64 = score.trim_start_matches("score ").parse().unwrap();
     assert!(score > 0.5, "the food photo scored {score}");
     let decision = console
-        .text(&format!("{} [data-testid=photo-decision]", card("cognitive-__Rome.jpg")))
+        .text(&format!(
+            "{} [data-testid=photo-decision]",
+            card("cognitive-__Rome.jpg")
+        ))
         .await;
     assert_eq!(decision, "not food");
 
@@ -122,7 +131,11 @@ async fn chosen_photos_are_uploaded_and_show_their_decision_and_score() {
             .find(&format!("[data-testid=meal-photo][data-photo-id=\"{id}\"]"))
             .await;
         let text = shown.text().await.unwrap();
-        let expected = if item["is_food"] == json!(true) { "food" } else { "not food" };
+        let expected = if item["is_food"] == json!(true) {
+            "food"
+        } else {
+            "not food"
+        };
         assert!(text.contains(expected), "{text} for {item}");
     }
     console

@@ -36,6 +36,14 @@ fn program(var: &str, default: &str) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
+/// Binds a known port and names it as the public URL: the upload URLs sous signs, and the
+/// image links it returns, then point at this server rather than the default 8080.
+fn serve_at_own_address(settings: &mut Settings) {
+    let port = free_port();
+    settings.bind = format!("127.0.0.1:{port}").parse().unwrap();
+    settings.public_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+}
+
 /// A sous and a browser signed in to its console.
 pub struct Console {
     pub app: TestApp,
@@ -91,7 +99,15 @@ impl Console {
             eprintln!("note: Chromium or chromedriver is missing; skipping a console test");
             return None;
         };
-        let app = TestApp::spawn_with(&Backend::Embedded, configure, build).await;
+        let app = TestApp::spawn_with(
+            &Backend::Embedded,
+            |settings| {
+                serve_at_own_address(settings);
+                configure(settings);
+            },
+            build,
+        )
+        .await;
         let port = free_port();
         let mut driver = Command::new(chromedriver);
         driver

@@ -170,7 +170,7 @@ mod tests {
     use actix_web::body::MessageBody;
 
     /// Every code, in declaration order.
-    const ALL: [Code; 33] = [
+    const ALL: [Code; 34] = [
         Code::InvalidRequest,
         Code::InvalidJson,
         Code::InvalidQuery,
