@@ -19,7 +19,7 @@ type Run = (Instant, Option<Instant>);
 /// Every run of a scripted job, by token.
 static RUNS: LazyLock<Mutex<HashMap<String, Vec<Run>>>> = LazyLock::new(Default::default);
 
-fn runs(token: &str) -> Vec<Run> {
+pub(crate) fn runs(token: &str) -> Vec<Run> {
     RUNS.lock().unwrap().get(token).cloned().unwrap_or_default()
 }
 
