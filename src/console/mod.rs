@@ -81,7 +81,10 @@ async fn asset(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse
     } else {
         mime.to_string()
     };
-    Ok(response
-        .content_type(content_type)
-        .body(file.data.into_owned()))
+    // Release builds hold the files as statics: served without a copy.
+    let body = match file.data {
+        std::borrow::Cow::Borrowed(bytes) => web::Bytes::from_static(bytes),
+        std::borrow::Cow::Owned(bytes) => web::Bytes::from(bytes),
+    };
+    Ok(response.content_type(content_type).body(body))
 }

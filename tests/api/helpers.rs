@@ -177,6 +177,22 @@ impl TestApp {
         }
     }
 
+    /// The `sous` command line against this app's database, store, key and public URL, as an
+    /// operator runs it beside a deployment; add the arguments and any further settings.
+    pub fn command(&self) -> std::process::Command {
+        let settings = &self.platform.settings;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sous"));
+        command
+            .env("SOUS_PUBLIC_URL", settings.public_url.as_str())
+            .env("SOUS_DATA_DIR", &settings.data_dir)
+            .env("SOUS_DATABASE_URL", settings.database_url.expose())
+            .env("SOUS_STORE_URL", &settings.store_url)
+            .env("SOUS_SIGNING_KEY", TEST_SIGNING_KEY)
+            .env("SOUS_LOG_FORMAT", "json")
+            .env_remove("SOUS_REDIS_URL");
+        command
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -287,6 +303,18 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// Runs `command`, fails the test with its output unless it succeeds, and returns its stdout.
+pub fn stdout_of(mut command: std::process::Command) -> String {
+    let output = command.output().expect("the command runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 /// Polls `check` every 25 ms until it holds or `within` passes.

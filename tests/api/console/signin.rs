@@ -59,24 +59,9 @@ async fn a_one_time_link_signs_in_once_and_leaves_no_code_in_the_address() {
 
 /// What `sous token --login` prints for the app's deployment.
 fn login_link(app: &crate::helpers::TestApp, subject: &str, scope: &str) -> url::Url {
-    let settings = &app.platform.settings;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sous"))
-        .args(["token", "--sub", subject, "--scope", scope, "--login"])
-        .env("SOUS_PUBLIC_URL", &app.address)
-        .env("SOUS_DATA_DIR", &settings.data_dir)
-        .env("SOUS_DATABASE_URL", settings.database_url.expose())
-        .env("SOUS_STORE_URL", &settings.store_url)
-        .env("SOUS_SIGNING_KEY", crate::helpers::TEST_SIGNING_KEY)
-        .env("SOUS_LOG_FORMAT", "json")
-        .env_remove("SOUS_REDIS_URL")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut command = app.command();
+    command.args(["token", "--sub", subject, "--scope", scope, "--login"]);
+    let printed = crate::helpers::stdout_of(command);
     let link = url::Url::parse(printed.trim()).expect("a link");
     assert_eq!(
         link.as_str().split('#').next(),
@@ -171,6 +156,43 @@ async fn a_code_trades_for_a_token_once() {
         problem["detail"].as_str().unwrap().contains("already used"),
         "{problem}"
     );
+    // A code past its five minutes is refused like a used one.
+    let stale = sous::platform::auth::login::create(
+        &app.platform.db,
+        "ops",
+        &["admin".to_string()],
+        Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    {
+        use sea_orm::{EntityTrait, sea_query::Expr};
+        use sous::platform::auth::login::entity;
+        entity::Entity::update_many()
+            .col_expr(
+                entity::Column::ExpiresAt,
+                Expr::value(chrono::Utc::now() - chrono::Duration::seconds(1)),
+            )
+            .exec(&app.platform.db)
+            .await
+            .unwrap();
+    }
+    let expired = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({ "code": stale }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+    let missing = app
+        .client
+        .post(app.url("/v1/auth/login"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
     let (status, _) = app.get_json("not-a-token", "/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.stop().await.unwrap();

@@ -66,8 +66,8 @@ async fn unsigned_and_tampered_urls_are_refused_and_both_keys_of_a_rotation_work
     );
 
     // The command line makes the same URL.
-    let settings = &app.platform.settings;
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sous"))
+    let mut command = app.command();
+    command
         .args([
             "images",
             "url",
@@ -77,25 +77,12 @@ async fn unsigned_and_tampered_urls_are_refused_and_both_keys_of_a_rotation_work
             "--format",
             "webp",
         ])
-        .env("SOUS_DATA_DIR", &settings.data_dir)
-        .env("SOUS_DATABASE_URL", settings.database_url.expose())
-        .env("SOUS_STORE_URL", &settings.store_url)
-        .env("SOUS_SIGNING_KEY", crate::helpers::TEST_SIGNING_KEY)
         .env("SOUS_IMAGES__SIGN_URLS", "true")
         .env(
             "SOUS_IMAGES_URL_KEYS",
             format!("{},{}", "new".repeat(32), "old".repeat(32)),
-        )
-        .env("SOUS_LOG_FORMAT", "json")
-        .env_remove("SOUS_REDIS_URL")
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        );
+    let printed = crate::helpers::stdout_of(command);
     assert_eq!(local(printed.trim().to_string()), signed);
 
     // The image as registered needs no signature.
