@@ -89,13 +89,22 @@ impl ToSrgb {
             (&self.rgb, 3)
         };
         let row = bitmap.width() as usize * channels;
-        // Row by row: the copy each transform needs stays small.
-        let mut source = vec![0u8; row];
-        for line in bitmap.as_bytes_mut().chunks_exact_mut(row) {
-            source.copy_from_slice(line);
-            // Both rows have the layout the executor was made for, so it cannot fail.
-            let _ = executor.transform(&source, line);
-        }
+        in_rows(&**executor, bitmap.as_bytes_mut(), row);
+    }
+
+    /// Converts whole RGB rows of `width` pixels in place.
+    pub fn apply_rgb_rows(&self, rows: &mut [u8], width: u32) {
+        in_rows(&*self.rgb, rows, width as usize * 3);
+    }
+}
+
+/// Row by row: the copy each transform needs stays small.
+fn in_rows(executor: &Transform8BitExecutor, pixels: &mut [u8], row: usize) {
+    let mut source = vec![0u8; row];
+    for line in pixels.chunks_exact_mut(row) {
+        source.copy_from_slice(line);
+        // Both rows have the layout the executor was made for, so it cannot fail.
+        let _ = executor.transform(&source, line);
     }
 }
 

@@ -2,11 +2,10 @@
 //! libwebp (no pure-Rust encoder makes lossy WebP), AVIF with `ravif` (rav1e; seconds for a large
 //! picture, so only the background job and small renditions use it), PNG with `image`.
 
-use std::borrow::Cow;
-
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{GrayImage, ImageEncoder};
 
+use super::strips::{Input, JpegOut};
 use super::{Bitmap, CodecError};
 use crate::images::transform::{OutputFormat, Quality};
 
@@ -57,12 +56,17 @@ fn jpeg_compressor(quality: u8, pixels: usize) -> Result<turbojpeg::Compressor, 
     compressor
         .set_subsamp(turbojpeg::Subsamp::Sub2x2)
         .map_err(turbo)?;
-    // Optimised Huffman tables cost a second pass over the picture (a sixth of a 2560 px
-    // encode) and save most on small renditions, where the pass is cheap.
     compressor
-        .set_optimize(pixels <= OPTIMIZED_HUFFMAN_PIXELS)
+        .set_optimize(optimize_huffman(pixels))
         .map_err(turbo)?;
     Ok(compressor)
+}
+
+/// Whether a JPEG of `pixels` pixels gets optimised Huffman tables: they cost a second pass
+/// over the picture (a sixth of a 2560 px encode) and save most on small renditions, where the
+/// pass is cheap.
+pub(super) fn optimize_huffman(pixels: usize) -> bool {
+    pixels <= OPTIMIZED_HUFFMAN_PIXELS
 }
 
 /// rav1e's speed 1 (best) to 10 (fastest); 7 is what image CDNs use for on-line AVIF, within a
@@ -107,72 +111,50 @@ fn webp(bitmap: &Bitmap, quality: u8) -> Result<Vec<u8>, CodecError> {
 
 /// A 4:2:0 JPEG straight from Y'CbCr planes (chroma at half width and height, rounded up).
 pub(super) fn jpeg_from_planes(
-    luma: &GrayImage,
-    blue: &GrayImage,
-    red: &GrayImage,
+    luma: GrayImage,
+    blue: GrayImage,
+    red: GrayImage,
     quality: u8,
 ) -> Result<Vec<u8>, CodecError> {
     let (width, height) = luma.dimensions();
-    // libjpeg-turbo reads whole chroma samples' worth of luma: pad with the last column and row.
-    let padded_luma = padded(luma, (blue.width() * 2, blue.height() * 2));
-    jpeg_compressor(quality, width as usize * height as usize)?
-        .compress_yuv_planes_to_vec(&turbojpeg::YuvPlanesImage {
-            y_plane: padded_luma.as_raw().as_slice(),
-            u_plane: blue.as_raw().as_slice(),
-            v_plane: red.as_raw().as_slice(),
-            width: width as usize,
-            height: height as usize,
-            y_stride: padded_luma.width() as usize,
-            u_stride: blue.width() as usize,
-            v_stride: red.width() as usize,
-            subsamp: turbojpeg::Subsamp::Sub2x2,
-        })
-        .map_err(|e| failed("jpeg")(e.to_string()))
-}
-
-/// `plane` grown to `size` by repeating its last column and row.
-fn padded(plane: &GrayImage, size: (u32, u32)) -> Cow<'_, GrayImage> {
-    if plane.dimensions() == size {
-        return Cow::Borrowed(plane);
-    }
-    let (width, height) = plane.dimensions();
-    Cow::Owned(GrayImage::from_fn(size.0, size.1, |x, y| {
-        *plane.get_pixel(x.min(width - 1), y.min(height - 1))
-    }))
+    let pixels = width as usize * height as usize;
+    let optimize = optimize_huffman(pixels);
+    let mut out = JpegOut::open(width, height, quality, optimize, Input::Planes)?;
+    let mut planes = [luma, blue, red].map(GrayImage::into_raw);
+    out.write_from(&mut planes)?;
+    out.finish()
 }
 
 /// Lossy WebP straight from JPEG's Y'CbCr planes (chroma at half width and height), without
 /// going through RGB. libwebp reads BT.601 in the video range (luma 16–235, chroma 16–240),
-/// JPEG's is the full range of the same matrix: only the ranges are mapped.
+/// JPEG's is the full range of the same matrix: only the ranges are mapped, in place.
 pub(super) fn webp_from_planes(
-    luma: &GrayImage,
-    blue: &GrayImage,
-    red: &GrayImage,
+    mut luma: GrayImage,
+    mut blue: GrayImage,
+    mut red: GrayImage,
     quality: u8,
 ) -> Result<Vec<u8>, CodecError> {
     let (width, height) = webp_sides(luma.width(), luma.height())?;
-    let to_video_range = |plane: &GrayImage, span: i32, offset: i32, centre: i32| -> Vec<u8> {
+    let to_video_range = |plane: &mut GrayImage, span: i32, offset: i32, centre: i32| {
         let table: [u8; 256] = std::array::from_fn(|v| {
             let v = v as i32 - centre;
             (offset + centre + (v * span + v.signum() * 127) / 255) as u8
         });
-        plane
-            .as_raw()
-            .iter()
-            .map(|&v| table[usize::from(v)])
-            .collect()
+        for value in plane.iter_mut() {
+            *value = table[usize::from(*value)];
+        }
     };
-    let mut y = to_video_range(luma, 219, 16, 0);
-    let mut u = to_video_range(blue, 224, 0, 128);
-    let mut v = to_video_range(red, 224, 0, 128);
+    to_video_range(&mut luma, 219, 16, 0);
+    to_video_range(&mut blue, 224, 0, 128);
+    to_video_range(&mut red, 224, 0, 128);
     let chroma_stride = i32::try_from(blue.width()).expect("narrower than the luma");
     webp_encode(width, height, quality, |picture| {
         picture.colorspace = libwebp_sys::WebPEncCSP::WEBP_YUV420;
         // The picture only points at the planes: they outlive the encode, and freeing the
         // picture frees only what libwebp allocated itself.
-        picture.y = y.as_mut_ptr();
-        picture.u = u.as_mut_ptr();
-        picture.v = v.as_mut_ptr();
+        picture.y = luma.as_mut_ptr();
+        picture.u = blue.as_mut_ptr();
+        picture.v = red.as_mut_ptr();
         picture.y_stride = width;
         picture.uv_stride = chroma_stride;
         true

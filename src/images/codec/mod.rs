@@ -7,6 +7,7 @@ mod color;
 mod decode;
 mod encode;
 mod heif;
+mod pipeline;
 mod planar;
 mod probe;
 mod resize;
