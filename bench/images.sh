@@ -191,16 +191,24 @@ for file in "${photos[@]}"; do
             sous_render "$file" "$width" "$format"
             read -r p_ms p_bytes < <(vips_in_process "$file" "$width" "$format")
             read -r v_ms v_kib _ < <(vips_render "$file" "$width" "$format")
+            time_ratio=$(awk -v a="$s_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')
+            mem_ratio=$(awk -v a="$s_kib" -v b="$v_kib" 'BEGIN { printf "%.2f", a / b }')
+            echo "$width $format $time_ratio $mem_ratio" >>"$work/ratios"
             printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %15s\n' \
                 "$(basename "$file" | cut -c1-16) ${megapixels}MP $chroma" "$width" "$format" \
-                "$s_ms ($s_kib)" "$p_ms" "$v_ms ($v_kib)" \
-                "$(awk -v a="$s_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')" \
-                "$(awk -v a="$s_kib" -v b="$v_kib" 'BEGIN { printf "%.2f", a / b }')" \
+                "$s_ms ($s_kib)" "$p_ms" "$v_ms ($v_kib)" "$time_ratio" "$mem_ratio" \
                 "$s_bytes/$p_bytes"
         done
     done
 done
 echo "time: sous / libvips in process; mem: sous's whole server / the vipsthumbnail process (peak RSS)"
+# Per rendition kind, over the photos: the median ratio and the range.
+for kind in "320 webp" "320 jpeg" "2560 webp" "2560 jpeg"; do
+    awk -v kind="$kind" '$1 " " $2 == kind { print $3, $4 }' "$work/ratios" |
+        sort -n | awk -v kind="$kind" '{ t[NR] = $1; if (NR == 1 || $2 < lo) lo = $2; if ($2 > hi) hi = $2 }
+            END { printf "%-9s time median %.2f (%.2f–%.2f), memory %.2f–%.2f\n",
+                kind, t[int((NR + 1) / 2)], t[1], t[NR], lo, hi }'
+done
 
 dir="$work/cached"
 mkdir -p "$dir"

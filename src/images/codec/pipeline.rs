@@ -163,3 +163,56 @@ fn decode(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::codec::decode::markers;
+
+    fn jpeg(width: usize, height: usize) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..width * height * 3).map(|i| (i % 251) as u8).collect();
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).unwrap();
+        compressor
+            .compress_to_vec(turbojpeg::Image {
+                pixels: pixels.as_slice(),
+                width,
+                pitch: width * 3,
+                height,
+                format: turbojpeg::PixelFormat::RGB,
+            })
+            .unwrap()
+    }
+
+    fn planes(bytes: &[u8], size: (u32, u32)) -> Planes<'_> {
+        let markers = markers(&mut jpeg_decoder::Decoder::new(bytes)).unwrap();
+        Planes::open(bytes, &markers, size, Chroma::Half)
+            .unwrap()
+            .expect("a Y'CbCr JPEG")
+    }
+
+    #[test]
+    fn every_row_of_every_plane_is_made() {
+        let bytes = jpeg(1203, 907);
+        for size in [(1203, 907), (601, 453), (150, 113), (1, 1)] {
+            let made = planes(&bytes, size)
+                .resize(Default::default(), |_| Ok(()))
+                .unwrap();
+            let (cw, ch) = (size.0.div_ceil(2), size.1.div_ceil(2));
+            let expected = [size.0 * size.1, cw * ch, cw * ch].map(|n| n as usize);
+            assert_eq!(made.map(|plane| plane.len()), expected, "{size:?}");
+        }
+    }
+
+    #[test]
+    fn a_sink_that_fails_stops_the_decoder_and_its_error_comes_back() {
+        let bytes = jpeg(640, 2000);
+        let mut calls = 0;
+        let result = planes(&bytes, (640, 2000)).resize(Default::default(), |_| {
+            calls += 1;
+            Err(CodecError::Corrupt("stop".into()))
+        });
+        assert!(matches!(result, Err(CodecError::Corrupt(m)) if m == "stop"));
+        assert_eq!(calls, 1);
+    }
+}

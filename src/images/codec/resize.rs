@@ -176,10 +176,9 @@ impl RowResizer {
         }
     }
 
-    /// The same size, all of it: rows pass through as they are.
+    /// The share is the output's size: its columns pass through as they are.
     fn copies(&self) -> bool {
-        self.out == self.source
-            && self.share == (f64::from(self.source.0), f64::from(self.source.1))
+        self.share == (f64::from(self.out.0), f64::from(self.out.1))
     }
 
     fn row_bytes(&self) -> usize {
@@ -201,31 +200,34 @@ impl RowResizer {
 
     /// Resizes every strip whose source rows have all arrived, adding its rows to `out`.
     pub fn resize_ready(&mut self, out: &mut Vec<u8>) {
-        let out_row = self.out.0 as usize * self.pixel.size();
         if self.copies() {
-            let rows = self.loaded as usize * self.row_bytes();
-            out.extend(self.window.drain(..rows));
+            let rows = self.loaded.min(self.out.1 - self.made);
+            let out_row = self.out.0 as usize * self.pixel.size();
+            for row in self
+                .window
+                .chunks_exact(self.row_bytes())
+                .take(rows as usize)
+            {
+                out.extend_from_slice(&row[..out_row]);
+            }
+            self.window.clear();
             (self.first, self.loaded) = (self.first + self.loaded, 0);
-            self.made = self.first;
+            self.made += rows;
             return;
         }
-        let rows_per_output_row = self.share.1 / f64::from(self.out.1);
         while !self.is_done() {
-            let rows = self.strip_rows.min(self.out.1 - self.made);
-            let top = f64::from(self.made) * rows_per_output_row;
-            let bottom = (f64::from(self.made + rows) * rows_per_output_row).min(self.share.1);
-            let needed_to = (bottom.ceil() as u32 + self.reach).min(self.source.1);
+            let (top, bottom, needed_to) = self.next_strip();
             if self.first + self.loaded < needed_to {
                 return;
             }
-            let needed_from = (top.floor() as u32).saturating_sub(self.reach);
-            let behind = needed_from.saturating_sub(self.first).min(self.loaded);
-            self.window.drain(..behind as usize * self.row_bytes());
-            (self.first, self.loaded) = (self.first + behind, self.loaded - behind);
+            let rows = self.strip_rows.min(self.out.1 - self.made);
             let from = ImageRef::new(self.source.0, self.loaded, &self.window, self.pixel)
                 .expect("whole rows");
             let start = out.len();
-            out.resize(start + rows as usize * out_row, 0);
+            out.resize(
+                start + rows as usize * self.out.0 as usize * self.pixel.size(),
+                0,
+            );
             let mut to = Image::from_slice_u8(self.out.0, rows, &mut out[start..], self.pixel)
                 .expect("sized for the strip");
             let options = ResizeOptions::new().resize_alg(lanczos3()).crop(
@@ -238,7 +240,33 @@ impl RowResizer {
                 .resize(&from, &mut to, &options)
                 .expect("pixel types match");
             self.made += rows;
+            self.drop_behind();
         }
+    }
+
+    /// The next strip's share of the source (top and bottom, fractions allowed), and the
+    /// source rows it needs before it can be made (its bottom and the kernel's reach).
+    fn next_strip(&self) -> (f64, f64, u32) {
+        let rows_per_output_row = self.share.1 / f64::from(self.out.1);
+        let rows = self.strip_rows.min(self.out.1 - self.made);
+        let top = f64::from(self.made) * rows_per_output_row;
+        let bottom = (f64::from(self.made + rows) * rows_per_output_row).min(self.share.1);
+        let needed_to = (bottom.ceil() as u32 + self.reach).min(self.source.1);
+        (top, bottom, needed_to)
+    }
+
+    /// Forgets the rows no strip still to come needs, so the window holds one strip's.
+    fn drop_behind(&mut self) {
+        if self.is_done() {
+            self.window.clear();
+            (self.first, self.loaded) = (self.first + self.loaded, 0);
+            return;
+        }
+        let (top, _, _) = self.next_strip();
+        let needed_from = (top.floor() as u32).saturating_sub(self.reach);
+        let behind = needed_from.saturating_sub(self.first).min(self.loaded);
+        self.window.drain(..behind as usize * self.row_bytes());
+        (self.first, self.loaded) = (self.first + behind, self.loaded - behind);
     }
 }
 
@@ -255,8 +283,13 @@ pub fn pad(picture: &Bitmap, (width, height): (u32, u32)) -> Bitmap {
 mod tests {
     use super::*;
 
-    /// The same resize in one go, as `fast_image_resize` does it.
-    fn whole(source: &Bitmap, region: Region, (width, height): (u32, u32)) -> Vec<u8> {
+    /// The same resize in one go, as `fast_image_resize` does it, with `filter`.
+    fn whole_with(
+        filter: ResizeAlg,
+        source: &Bitmap,
+        region: Region,
+        (width, height): (u32, u32),
+    ) -> Vec<u8> {
         let (sw, sh) = source.size();
         let pixel = if source.has_alpha() {
             PixelType::U8x4
@@ -266,14 +299,12 @@ mod tests {
         let from = ImageRef::new(sw, sh, source.as_bytes(), pixel).unwrap();
         let mut to = Image::new(width, height, pixel);
         let (sw, sh) = (f64::from(sw), f64::from(sh));
-        let options = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-            .crop(
-                region.left * sw,
-                region.top * sh,
-                region.width * sw,
-                region.height * sh,
-            );
+        let options = ResizeOptions::new().resize_alg(filter).crop(
+            region.left * sw,
+            region.top * sh,
+            region.width * sw,
+            region.height * sh,
+        );
         Resizer::new().resize(&from, &mut to, &options).unwrap();
         to.into_vec()
     }
@@ -311,7 +342,7 @@ mod tests {
                 let strip_share =
                     (f64::from(resizer.strip_rows) * share.1 / f64::from(size.1)).ceil();
                 assert!(
-                    f64::from(resizer.loaded) <= strip_share + f64::from(2 * resizer.reach + 7)
+                    f64::from(resizer.loaded) <= strip_share + f64::from(2 * resizer.reach + 9)
                 );
             }
             assert!(resizer.is_done(), "{size:?}");
@@ -356,7 +387,7 @@ mod tests {
             };
             for (region, size) in [(full, (120, 400)), (cropped, (90, 300)), (full, (301, 997))] {
                 let strips = resize(&bitmap, region, size);
-                let expected = whole(&bitmap, region, size);
+                let expected = whole_with(lanczos3(), &bitmap, region, size);
                 let worst = strips
                     .as_bytes()
                     .iter()
@@ -366,6 +397,35 @@ mod tests {
                     .unwrap();
                 assert!(worst <= 1, "{size:?}: off by {worst}");
             }
+        }
+    }
+
+    #[test]
+    fn the_table_is_lanczos3() {
+        let picture = RgbImage::from_fn(401, 301, |x, y| {
+            image::Rgb([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+            ])
+        });
+        let bitmap = Bitmap::new(DynamicImage::ImageRgb8(picture));
+        let full = Region {
+            left: 0.0,
+            top: 0.0,
+            width: 1.0,
+            height: 1.0,
+        };
+        for size in [(120, 90), (400, 300), (801, 601)] {
+            let table = whole_with(lanczos3(), &bitmap, full, size);
+            let exact = whole_with(
+                ResizeAlg::Convolution(FilterType::Lanczos3),
+                &bitmap,
+                full,
+                size,
+            );
+            let worst = table.iter().zip(&exact).map(|(a, b)| a.abs_diff(*b)).max();
+            assert!(worst <= Some(1), "{size:?}: off by {worst:?}");
         }
     }
 }

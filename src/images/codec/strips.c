@@ -102,7 +102,8 @@ void sous_planes_close(struct sous_planes *planes) {
 struct sous_plane_geometry {
     /* The picture as decoded (scaled), in luma samples. */
     unsigned width, height;
-    /* Each plane's size in samples, and the most rows one read gives it. */
+    /* Each plane's size in samples (whole blocks, so a little past the picture), and the most
+     * rows one read gives it. */
     unsigned plane_width[PLANES], plane_height[PLANES];
     unsigned rows_per_read[PLANES];
     /* A plane's samples per luma sample are across[i] / unit_across and down[i] / unit_down;
@@ -167,8 +168,11 @@ struct sous_planes *sous_planes_open(const unsigned char *jpeg, unsigned long si
             longjmp(planes->failure.jump, 1);
         }
         planes->rows_per_read[i] = count;
-        geometry->plane_width[i] = component->downsampled_width;
-        geometry->plane_height[i] = component->downsampled_height;
+        /* Whole blocks, as TurboJPEG's planes are: the last block's samples past the picture
+         * (the encoder's padding) are real decoded data, and a half-size output sample at an
+         * odd edge reaches into them. */
+        geometry->plane_width[i] = (unsigned)width;
+        geometry->plane_height[i] = (unsigned)(component->height_in_blocks * component->DCT_scaled_size);
         geometry->rows_per_read[i] = count;
         geometry->across[i] = (unsigned)(component->h_samp_factor * component->DCT_scaled_size);
         geometry->down[i] = count;
@@ -200,17 +204,17 @@ int sous_planes_read(struct sous_planes *planes, unsigned char *const out[PLANES
     }
     for (int i = 0; i < PLANES; i++) {
         jpeg_component_info *component = &info->comp_info[i];
-        /* This read's first row of the plane, and how many of its rows are in the picture. */
+        size_t width = (size_t)component->width_in_blocks * component->DCT_scaled_size;
+        unsigned height = (unsigned)(component->height_in_blocks * component->DCT_scaled_size);
+        /* This read's first row of the plane, and how many of its rows were decoded (the
+         * last iMCU row may hold blocks past the plane's, which libjpeg leaves alone). */
         unsigned first = luma_row / luma_rows * planes->rows_per_read[i];
         unsigned count = planes->rows_per_read[i];
-        if (first + count > component->downsampled_height) {
-            count = first < component->downsampled_height
-                        ? component->downsampled_height - first
-                        : 0;
+        if (first + count > height) {
+            count = first < height ? height - first : 0;
         }
         for (unsigned row = 0; row < count; row++) {
-            memcpy(out[i] + (size_t)row * component->downsampled_width, planes->rows[i][row],
-                   component->downsampled_width);
+            memcpy(out[i] + (size_t)row * width, planes->rows[i][row], width);
         }
         written[i] = count;
     }
