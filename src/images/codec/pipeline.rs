@@ -85,12 +85,10 @@ impl<'a> Planes<'a> {
     /// the rows `sink` left.
     pub fn resize(
         self,
-        mut made: [Vec<u8>; PLANES],
-        mut sink: impl FnMut(&mut [Vec<u8>; PLANES]) -> Result<(), CodecError> + Send,
+        made: [Vec<u8>; PLANES],
+        sink: impl FnMut(&mut [Vec<u8>; PLANES]) -> Result<(), CodecError> + Send,
     ) -> Result<[Vec<u8>; PLANES], CodecError> {
-        let Planes {
-            rows, mut resizers, ..
-        } = self;
+        let Planes { rows, resizers, .. } = self;
         // Resized on a pool of one thread: `fast_image_resize` splits its work over every
         // thread of the pool it runs in, which would take turns with the decoder that the
         // whole rendition waits for.
@@ -106,31 +104,41 @@ impl<'a> Planes<'a> {
         one_thread.in_place_scope(|scope| {
             let resized = &mut resized;
             scope.spawn(move |_| {
-                *resized = Some((|| {
-                    for batch in batches {
-                        let batch: [Vec<u8>; PLANES] = batch?;
-                        for ((resizer, rows), out) in resizers.iter_mut().zip(&batch).zip(&mut made)
-                        {
-                            resizer.push(rows);
-                            resizer.resize_ready(out);
-                        }
-                        sink(&mut made)?;
-                        // The decoder may be gone already.
-                        let _ = spent_out.send(batch);
-                    }
-                    if resizers.iter().all(RowResizer::is_done) {
-                        Ok(made)
-                    } else {
-                        Err(CodecError::corrupt(
-                            "the picture has fewer rows than it says",
-                        ))
-                    }
-                })());
+                *resized = Some(resize_batches(batches, &spent_out, resizers, made, sink));
             });
             // Decoded here meanwhile; returns once the resizing side stops listening, if early.
             decode(rows, batch_out, &spent);
         });
         resized.expect("the resizing task ran to its end")
+    }
+}
+
+/// Resizes each batch's rows as they come, hands the output made so far to `sink`, and gives
+/// the batch's buffers back to the decoder; stops at the first error, which drops `batches` and
+/// so stops the decoder too.
+fn resize_batches(
+    batches: mpsc::Receiver<Result<[Vec<u8>; PLANES], CodecError>>,
+    spent: &mpsc::Sender<[Vec<u8>; PLANES]>,
+    mut resizers: [RowResizer; PLANES],
+    mut made: [Vec<u8>; PLANES],
+    mut sink: impl FnMut(&mut [Vec<u8>; PLANES]) -> Result<(), CodecError>,
+) -> Result<[Vec<u8>; PLANES], CodecError> {
+    for batch in batches {
+        let batch = batch?;
+        for ((resizer, rows), out) in resizers.iter_mut().zip(&batch).zip(&mut made) {
+            resizer.push(rows);
+            resizer.resize_ready(out);
+        }
+        sink(&mut made)?;
+        // The decoder may be gone already.
+        let _ = spent.send(batch);
+    }
+    if resizers.iter().all(RowResizer::is_done) {
+        Ok(made)
+    } else {
+        Err(CodecError::corrupt(
+            "the picture has fewer rows than it says",
+        ))
     }
 }
 
