@@ -222,12 +222,7 @@ mod tests {
     /// The rendition through RGB: decoded, resized, and encoded in `format` unless none.
     fn through_rgb(bytes: &[u8], size: (u32, u32), format: Option<OutputFormat>) -> Bitmap {
         let decoded = decode(bytes, SourceFormat::Jpeg, Some(size)).unwrap();
-        let full = Region {
-            left: 0.0,
-            top: 0.0,
-            width: 1.0,
-            height: 1.0,
-        };
+        let full = Region::WHOLE;
         let mut resized = resize(&decoded.bitmap, full, size);
         if let Some(to_srgb) = decoded.to_srgb {
             to_srgb.apply(&mut resized);
@@ -265,12 +260,7 @@ mod tests {
     fn planes_make_the_picture_rgb_makes() {
         use jpeg_encoder::SamplingFactor;
         let p3 = moxcms::ColorProfile::new_display_p3().encode().unwrap();
-        let full = Region {
-            left: 0.0,
-            top: 0.0,
-            width: 1.0,
-            height: 1.0,
-        };
+        let full = Region::WHOLE;
         let original = Bitmap::new(DynamicImage::ImageRgb8(
             RgbImage::from_raw(1001, 667, original(1001, 667)).unwrap(),
         ));

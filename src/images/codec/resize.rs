@@ -373,12 +373,7 @@ mod tests {
                 DynamicImage::ImageRgba8(picture).into_rgb8(),
             )),
         ] {
-            let full = Region {
-                left: 0.0,
-                top: 0.0,
-                width: 1.0,
-                height: 1.0,
-            };
+            let full = Region::WHOLE;
             let cropped = Region {
                 left: 0.1,
                 top: 0.2,
@@ -410,12 +405,7 @@ mod tests {
             ])
         });
         let bitmap = Bitmap::new(DynamicImage::ImageRgb8(picture));
-        let full = Region {
-            left: 0.0,
-            top: 0.0,
-            width: 1.0,
-            height: 1.0,
-        };
+        let full = Region::WHOLE;
         for size in [(120, 90), (400, 300), (801, 601)] {
             let table = whole_with(lanczos3(), &bitmap, full, size);
             let exact = whole_with(

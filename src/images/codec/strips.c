@@ -106,10 +106,10 @@ struct sous_plane_geometry {
      * rows one read gives it. */
     unsigned plane_width[PLANES], plane_height[PLANES];
     unsigned rows_per_read[PLANES];
-    /* A plane's samples per luma sample are across[i] / unit_across and down[i] / unit_down;
-     * libjpeg may decode chroma at more than its stored share when scaling down (it then
-     * upsamples through the IDCT). */
-    unsigned across[PLANES], down[PLANES];
+    /* A plane's samples per luma sample are across[i] / unit_across and rows_per_read[i] /
+     * unit_down; libjpeg may decode chroma at more than its stored share when scaling down
+     * (it then upsamples through the IDCT). */
+    unsigned across[PLANES];
     unsigned unit_across, unit_down;
 };
 
@@ -175,7 +175,6 @@ struct sous_planes *sous_planes_open(const unsigned char *jpeg, unsigned long si
         geometry->plane_height[i] = (unsigned)(component->height_in_blocks * component->DCT_scaled_size);
         geometry->rows_per_read[i] = count;
         geometry->across[i] = (unsigned)(component->h_samp_factor * component->DCT_scaled_size);
-        geometry->down[i] = count;
     }
     return planes;
 }

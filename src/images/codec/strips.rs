@@ -31,9 +31,9 @@ pub struct Geometry {
     pub plane_width: [c_uint; PLANES],
     pub plane_height: [c_uint; PLANES],
     pub rows_per_read: [c_uint; PLANES],
-    /// A plane's samples per luma sample are `across / unit_across` and `down / unit_down`.
+    /// A plane's samples per luma sample are `across / unit_across` and
+    /// `rows_per_read / unit_down`.
     pub across: [c_uint; PLANES],
-    pub down: [c_uint; PLANES],
     pub unit_across: c_uint,
     pub unit_down: c_uint,
 }
@@ -43,7 +43,7 @@ impl Geometry {
     pub fn ratio(&self, i: usize) -> (f64, f64) {
         (
             f64::from(self.across[i]) / f64::from(self.unit_across),
-            f64::from(self.down[i]) / f64::from(self.unit_down),
+            f64::from(self.rows_per_read[i]) / f64::from(self.unit_down),
         )
     }
 }

@@ -41,6 +41,16 @@ pub struct Region {
     pub height: f64,
 }
 
+impl Region {
+    /// All of the picture.
+    pub const WHOLE: Region = Region {
+        left: 0.0,
+        top: 0.0,
+        width: 1.0,
+        height: 1.0,
+    };
+}
+
 impl Variant {
     /// The whole picture at `width`×`height` (the ladder's renditions).
     pub fn whole(width: u32, height: u32, format: OutputFormat, quality: Quality) -> Self {
@@ -116,12 +126,7 @@ impl Variant {
     /// The part of a `width`×`height` picture this rendition shows.
     pub fn region(&self, (width, height): (u32, u32)) -> Region {
         if self.shape != Shape::Cover {
-            return Region {
-                left: 0.0,
-                top: 0.0,
-                width: 1.0,
-                height: 1.0,
-            };
+            return Region::WHOLE;
         }
         let focus = self.focus.unwrap_or(Focus::CENTRE);
         let (pw, ph) = (f64::from(width), f64::from(height));
