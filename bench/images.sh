@@ -7,8 +7,10 @@
 #     (and keeps what it made, as a first request does); each run is one request to a fresh server, and its peak RSS is that whole
 #     server's high-water mark over the request (its idle RSS is printed on its own line).
 #     The time peer is libvips in process (pyvips: `thumbnail`, then `write_to_buffer`, see
-#     bench/vips_peer.py), so no start-up is in its figures; the memory peer is `vipsthumbnail`,
-#     a fresh process each time, whose peak RSS is libvips's own;
+#     bench/vips_peer.py), so no start-up is in its figures, and its encode alone gives the floor
+#     (the share of libvips's time that an encoder with the same library and settings spends
+#     after resizing, whatever comes before); the memory peer is `vipsthumbnail`, a fresh
+#     process each time, whose peak RSS is libvips's own;
 #   - requests per second for a stored rendition (`/i/…?w=320&format=webp`, a preset), with wrk.
 #
 #   bash bench/images.sh                        # builds target/release/sous
@@ -182,32 +184,35 @@ sleep 2
 echo "sous idle (api and worker roles): $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") KiB${PRELOAD:+, LD_PRELOAD=$PRELOAD}"
 stop
 
-printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %15s\n' photo width fmt "sous ms (KiB)" "vips ms" "vipsthumbnail ms (KiB)" time mem "bytes sous/vips"
+printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %6s %15s\n' photo width fmt "sous ms (KiB)" "vips ms" "vipsthumbnail ms (KiB)" time floor mem "bytes sous/vips"
 for file in "${photos[@]}"; do
     megapixels=$(awk -v w="$(vipsheader -f width "$file")" -v h="$(vipsheader -f height "$file")" 'BEGIN { printf "%.1f", w * h / 1e6 }')
     chroma=$(vipsheader -f jpeg-chroma-subsample "$file" 2>/dev/null || echo "-")
     for width in 320 2560; do
         for format in webp jpeg; do
             sous_render "$file" "$width" "$format"
-            read -r p_ms p_bytes < <(vips_in_process "$file" "$width" "$format")
+            read -r p_ms p_bytes p_encode_ms < <(vips_in_process "$file" "$width" "$format")
             read -r v_ms v_kib _ < <(vips_render "$file" "$width" "$format")
             time_ratio=$(awk -v a="$s_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')
+            floor=$(awk -v a="$p_encode_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')
             mem_ratio=$(awk -v a="$s_kib" -v b="$v_kib" 'BEGIN { printf "%.2f", a / b }')
-            echo "$width $format $time_ratio $mem_ratio" >>"$work/ratios"
-            printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %15s\n' \
+            echo "$width $format $time_ratio $mem_ratio $floor" >>"$work/ratios"
+            printf '%-32s %-5s %-4s %16s %9s %23s %6s %6s %6s %15s\n' \
                 "$(basename "$file" | cut -c1-16) ${megapixels}MP $chroma" "$width" "$format" \
-                "$s_ms ($s_kib)" "$p_ms" "$v_ms ($v_kib)" "$time_ratio" "$mem_ratio" \
+                "$s_ms ($s_kib)" "$p_ms" "$v_ms ($v_kib)" "$time_ratio" "$floor" "$mem_ratio" \
                 "$s_bytes/$p_bytes"
         done
     done
 done
-echo "time: sous / libvips in process; mem: sous's whole server / the vipsthumbnail process (peak RSS)"
+echo "time: sous / libvips in process; floor: libvips's encode alone / its whole rendition (what"
+echo "encoding with the same library after resizing leaves no way under); mem: sous's whole server"
+echo "/ the vipsthumbnail process (peak RSS)"
 # Per rendition kind, over the photos: the median ratio and the range.
+median_range() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 for kind in "320 webp" "320 jpeg" "2560 webp" "2560 jpeg"; do
-    awk -v kind="$kind" '$1 " " $2 == kind { print $3, $4 }' "$work/ratios" |
-        sort -n | awk -v kind="$kind" '{ t[NR] = $1; if (NR == 1 || $2 < lo) lo = $2; if ($2 > hi) hi = $2 }
-            END { printf "%-9s time median %.2f (%.2f–%.2f), memory %.2f–%.2f\n",
-                kind, t[int((NR + 1) / 2)], t[1], t[NR], lo, hi }'
+    column() { awk -v kind="$kind" -v n="$1" '$1 " " $2 == kind { print $n }' "$work/ratios"; }
+    printf '%-9s time median %s, floor median %s, memory %s\n' "$kind" \
+        "$(column 3 | median_range)" "$(column 5 | median_range)" "$(column 4 | median_range)"
 done
 
 dir="$work/cached"

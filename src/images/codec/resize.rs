@@ -17,7 +17,7 @@ const STRIP_ROWS: u32 = 128;
 
 /// Source rows a `RowResizer` strip covers at most (besides the kernel's reach): a chroma plane
 /// shrunk 4× would otherwise hold 512 rows of the source's width at a time.
-const STRIP_SOURCE_ROWS: f64 = 256.0;
+pub const STRIP_SOURCE_ROWS: u32 = 256;
 
 /// Lanczos3 as `fast_image_resize` has it, from a table: the resizer weighs every output pixel
 /// again for each strip it is called for, and two sines per tap were a few percent of a 2560 px
@@ -157,7 +157,8 @@ impl RowResizer {
         let rows_per_output_row = share.1 / f64::from(out.1);
         // Lanczos3 reaches 3 source rows each way, or 3 output rows' worth when shrinking.
         let reach = (3.0 * rows_per_output_row.max(1.0)).ceil() as u32 + 1;
-        let strip_rows = ((STRIP_SOURCE_ROWS / rows_per_output_row) as u32).clamp(8, STRIP_ROWS);
+        let strip_rows =
+            ((f64::from(STRIP_SOURCE_ROWS) / rows_per_output_row) as u32).clamp(8, STRIP_ROWS);
         // Room for a strip's rows and a few more as they arrive, so the window never regrows.
         let window_rows =
             (f64::from(strip_rows) * rows_per_output_row).ceil() as usize + 2 * reach as usize + 32;
