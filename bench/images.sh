@@ -121,32 +121,33 @@ upload() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# sous_render <file> <width> <format>: for each run, on a fresh server where nothing is made
-# ahead, registers the file and asks for the rendition (its first request, so it is made);
-# sets s_ms and s_kib (medians of the runs) and s_bytes.
-sous_render() {
-    local times=() peaks=() seconds bytes=0 dir image
+# render_both <file> <width> <format>: for each run, sous then libvips in process, one after
+# the other so that both see the same moments of a busy machine. sous runs on a fresh server
+# where nothing is made ahead: it registers the file and asks for the rendition (its first
+# request, so it is made). Sets s_ms, s_kib (sous's medians), s_bytes, p_ms, p_encode_ms
+# (libvips's medians, whole and encode alone) and p_bytes.
+render_both() {
+    local times=() peaks=() p_times=() p_encodes=() seconds dir image
     for _ in $(seq 1 "$RUNS"); do
         dir=$(mktemp -d "$work/sous.XXXXXX")
         start "$dir" 'SOUS_IMAGES__PRESETS=[]' 'SOUS_IMAGES__LADDER=[]' SOUS_IMAGES__MAX_DERIVED_VARIANTS=1
         image=$(upload "$1")
         # The high-water mark from here on: the rendition, not the registration.
         echo 5 >"/proc/$pid/clear_refs"
-        read -r seconds bytes < <(curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' \
+        read -r seconds s_bytes < <(curl -fsS -o /dev/null -w '%{time_total} %{size_download}\n' \
             "$url/i/$image?w=$2&format=$3")
         times+=("$(awk -v s="$seconds" 'BEGIN { printf "%d", s * 1000 }')")
         peaks+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")")
         stop
         rm -rf "$dir"
+        read -r p_ms p_bytes p_encode_ms < <("$python" bench/vips_peer.py "$1" "$2" "$3" 1)
+        p_times+=("$p_ms")
+        p_encodes+=("$p_encode_ms")
     done
     s_ms=$(printf '%s\n' "${times[@]}" | median)
     s_kib=$(printf '%s\n' "${peaks[@]}" | median)
-    s_bytes=$bytes
-}
-
-# vips_in_process <file> <width> <format>: prints "<median ms> <bytes>".
-vips_in_process() {
-    "$python" bench/vips_peer.py "$1" "$2" "$3" "$RUNS"
+    p_ms=$(printf '%s\n' "${p_times[@]}" | median)
+    p_encode_ms=$(printf '%s\n' "${p_encodes[@]}" | median)
 }
 
 # vips_render <file> <width> <format>: prints "<median ms> <median peak KiB> <bytes>".
@@ -190,8 +191,7 @@ for file in "${photos[@]}"; do
     chroma=$(vipsheader -f jpeg-chroma-subsample "$file" 2>/dev/null || echo "-")
     for width in 320 2560; do
         for format in webp jpeg; do
-            sous_render "$file" "$width" "$format"
-            read -r p_ms p_bytes p_encode_ms < <(vips_in_process "$file" "$width" "$format")
+            render_both "$file" "$width" "$format"
             read -r v_ms v_kib _ < <(vips_render "$file" "$width" "$format")
             time_ratio=$(awk -v a="$s_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')
             floor=$(awk -v a="$p_encode_ms" -v b="$p_ms" 'BEGIN { printf "%.2f", a / b }')

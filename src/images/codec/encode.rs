@@ -125,9 +125,38 @@ pub(super) fn jpeg_from_planes(
     out.finish()
 }
 
-/// Lossy WebP straight from JPEG's Y'CbCr planes (chroma at half width and height), without
-/// going through RGB. libwebp reads BT.601 in the video range (luma 16–235, chroma 16–240),
-/// JPEG's is the full range of the same matrix: only the ranges are mapped, in place.
+/// JPEG's Y'CbCr samples in the video range libwebp reads (luma 16–235, chroma 16–240): the
+/// same BT.601 matrix, only the ranges differ.
+pub(super) struct VideoRange {
+    luma: [u8; 256],
+    chroma: [u8; 256],
+}
+
+impl VideoRange {
+    pub fn new() -> Self {
+        let table = |span: i32, offset: i32, centre: i32| {
+            std::array::from_fn(|v| {
+                let v = v as i32 - centre;
+                (offset + centre + (v * span + v.signum() * 127) / 255) as u8
+            })
+        };
+        VideoRange {
+            luma: table(219, 16, 0),
+            chroma: table(224, 0, 128),
+        }
+    }
+
+    /// Maps `samples` of plane `plane` (0 luma, else chroma) in place.
+    pub fn map(&self, plane: usize, samples: &mut [u8]) {
+        let table = if plane == 0 { &self.luma } else { &self.chroma };
+        for value in samples {
+            *value = table[usize::from(*value)];
+        }
+    }
+}
+
+/// Lossy WebP straight from Y'CbCr planes in the video range (`VideoRange`; chroma at half
+/// width and height), without going through RGB.
 pub(super) fn webp_from_planes(
     mut luma: GrayImage,
     mut blue: GrayImage,
@@ -135,18 +164,6 @@ pub(super) fn webp_from_planes(
     quality: u8,
 ) -> Result<Vec<u8>, CodecError> {
     let (width, height) = webp_sides(luma.width(), luma.height())?;
-    let to_video_range = |plane: &mut GrayImage, span: i32, offset: i32, centre: i32| {
-        let table: [u8; 256] = std::array::from_fn(|v| {
-            let v = v as i32 - centre;
-            (offset + centre + (v * span + v.signum() * 127) / 255) as u8
-        });
-        for value in plane.iter_mut() {
-            *value = table[usize::from(*value)];
-        }
-    };
-    to_video_range(&mut luma, 219, 16, 0);
-    to_video_range(&mut blue, 224, 0, 128);
-    to_video_range(&mut red, 224, 0, 128);
     let chroma_stride = i32::try_from(blue.width()).expect("narrower than the luma");
     webp_encode(width, height, quality, |picture| {
         picture.colorspace = libwebp_sys::WebPEncCSP::WEBP_YUV420;

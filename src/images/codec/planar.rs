@@ -11,7 +11,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 
 use super::color::ToSrgb;
 use super::decode::{Markers, markers};
-use super::encode::{jpeg_from_planes, optimize_huffman, webp_from_planes};
+use super::encode::{VideoRange, jpeg_from_planes, optimize_huffman, webp_from_planes};
 use super::pipeline::{Chroma, Planes};
 use super::strips::{Input, JpegOut, PLANES};
 use super::{Bitmap, CodecError, encode};
@@ -63,7 +63,18 @@ fn as_planes(
     let sizes = planes.sizes;
     // Room for the whole planes from the start: growing them would hold two copies at once.
     let whole = sizes.map(|(width, height)| Vec::with_capacity(width as usize * height as usize));
-    let [luma, blue, red] = planes.resize(whole, |_| Ok(()))?;
+    // WebP's samples mapped to its range as they come, beside the decoder rather than after it.
+    let video_range = (format == OutputFormat::Webp).then(VideoRange::new);
+    let mut mapped = [0; PLANES];
+    let [luma, blue, red] = planes.resize(whole, |made| {
+        if let Some(video_range) = &video_range {
+            for (plane, (samples, mapped)) in made.iter_mut().zip(&mut mapped).enumerate() {
+                video_range.map(plane, &mut samples[*mapped..]);
+                *mapped = samples.len();
+            }
+        }
+        Ok(())
+    })?;
     let upright = |plane: Vec<u8>, (width, height): (u32, u32)| {
         let plane = GrayImage::from_raw(width, height, plane).expect("every row made");
         let mut upright = DynamicImage::ImageLuma8(plane);
