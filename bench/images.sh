@@ -4,24 +4,26 @@
 #     photo of MIN_MP megapixels or more (2.5) and from a 60 MP image made from one of them (the
 #     pixel limit is raised to 70 MP for it). sous is measured end to end (HTTP request in,
 #     rendition out) with nothing made ahead, so every request decodes, resizes and encodes
-#     (and keeps what it made, as a first request does); each run is one request to a fresh server, and its peak RSS is that whole
-#     server's high-water mark over the request (its idle RSS is printed on its own line).
+#     (and keeps what it made, as a first request does); each run is one request to a fresh
+#     server, and its peak RSS is that whole server's high-water mark over the request (its
+#     idle RSS is printed on its own line); the figures are medians of RUNS runs (5).
 #     The time peer is libvips in process (pyvips: `thumbnail`, then `write_to_buffer`, see
 #     bench/vips_peer.py), so no start-up is in its figures, and its encode alone gives the floor
-#     (the share of libvips's time that an encoder with the same library and settings spends
-#     after resizing, whatever comes before); the memory peer is `vipsthumbnail`, a fresh
-#     process each time, whose peak RSS is libvips's own;
+#     (the share of libvips's time its encoder takes: sous runs the same library with the same
+#     settings, so decoding and resizing faster cannot take it far below); sous and libvips
+#     take turns run by run; the memory peer is `vipsthumbnail`, a fresh process each time,
+#     whose peak RSS is libvips's own;
 #   - requests per second for a stored rendition (`/i/…?w=320&format=webp`, a preset), with wrk.
 #
 #   bash bench/images.sh                        # builds target/release/sous
-#   SOUS_BIN=/path/to/sous PHOTOS=/dir RUNS=5 DURATION=10s bash bench/images.sh
+#   SOUS_BIN=/path/to/sous PHOTOS=/dir RUNS=3 DURATION=10s bash bench/images.sh
 #   PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 bash bench/images.sh   # another allocator
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PHOTOS=${PHOTOS:-../shared/eval-photos/food}
 MIN_MP=${MIN_MP:-2.5}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -204,9 +206,9 @@ for file in "${photos[@]}"; do
         done
     done
 done
-echo "time: sous / libvips in process; floor: libvips's encode alone / its whole rendition (what"
-echo "encoding with the same library after resizing leaves no way under); mem: sous's whole server"
-echo "/ the vipsthumbnail process (peak RSS)"
+echo "time: sous / libvips in process; floor: libvips's encode alone / its whole rendition (sous"
+echo "runs the same encoder, so decoding and resizing faster cannot take it far below); mem: sous's"
+echo "whole server / the vipsthumbnail process (peak RSS)"
 # Per rendition kind, over the photos: the median ratio and the range.
 median_range() { sort -n | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", v[int((NR + 1) / 2)], v[1], v[NR] }'; }
 for kind in "320 webp" "320 jpeg" "2560 webp" "2560 jpeg"; do
