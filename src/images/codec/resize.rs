@@ -310,6 +310,28 @@ mod tests {
         to.into_vec()
     }
 
+    /// A picture with something different in every channel along both axes.
+    fn pattern(width: u32, height: u32) -> RgbaImage {
+        RgbaImage::from_fn(width, height, |x, y| {
+            image::Rgba([
+                (x * 7 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x ^ y) % 256) as u8,
+                (x % 200 + 55) as u8,
+            ])
+        })
+    }
+
+    /// The largest difference between two resizes of the same size.
+    fn worst(made: &[u8], expected: &[u8]) -> u8 {
+        assert_eq!(made.len(), expected.len());
+        made.iter()
+            .zip(expected)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap_or(0)
+    }
+
     #[test]
     fn rows_in_a_window_resize_as_the_whole_source_does() {
         let (sw, sh) = (301, 997);
@@ -347,27 +369,14 @@ mod tests {
                 );
             }
             assert!(resizer.is_done(), "{size:?}");
-            let off = windowed
-                .iter()
-                .zip(&expected)
-                .map(|(a, b)| a.abs_diff(*b))
-                .max()
-                .unwrap();
-            assert_eq!(windowed.len(), expected.len());
+            let off = worst(&windowed, &expected);
             assert!(off <= 1, "{size:?}: off by {off}");
         }
     }
 
     #[test]
     fn strips_resize_as_one_go_does() {
-        let picture = RgbaImage::from_fn(301, 997, |x, y| {
-            image::Rgba([
-                (x * 7 % 256) as u8,
-                (y * 3 % 256) as u8,
-                ((x ^ y) % 256) as u8,
-                (x % 200 + 55) as u8,
-            ])
-        });
+        let picture = pattern(301, 997);
         for bitmap in [
             Bitmap::new(DynamicImage::ImageRgba8(picture.clone())),
             Bitmap::new(DynamicImage::ImageRgb8(
@@ -384,27 +393,15 @@ mod tests {
             for (region, size) in [(full, (120, 400)), (cropped, (90, 300)), (full, (301, 997))] {
                 let strips = resize(&bitmap, region, size);
                 let expected = whole_with(lanczos3(), &bitmap, region, size);
-                let worst = strips
-                    .as_bytes()
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| a.abs_diff(*b))
-                    .max()
-                    .unwrap();
-                assert!(worst <= 1, "{size:?}: off by {worst}");
+                let off = worst(strips.as_bytes(), &expected);
+                assert!(off <= 1, "{size:?}: off by {off}");
             }
         }
     }
 
     #[test]
     fn the_table_is_lanczos3() {
-        let picture = RgbImage::from_fn(401, 301, |x, y| {
-            image::Rgb([
-                (x * 7 % 256) as u8,
-                (y * 3 % 256) as u8,
-                ((x ^ y) % 256) as u8,
-            ])
-        });
+        let picture = DynamicImage::ImageRgba8(pattern(401, 301)).into_rgb8();
         let bitmap = Bitmap::new(DynamicImage::ImageRgb8(picture));
         let full = Region::WHOLE;
         for size in [(120, 90), (400, 300), (801, 601)] {
@@ -415,8 +412,8 @@ mod tests {
                 full,
                 size,
             );
-            let worst = table.iter().zip(&exact).map(|(a, b)| a.abs_diff(*b)).max();
-            assert!(worst <= Some(1), "{size:?}: off by {worst:?}");
+            let off = worst(&table, &exact);
+            assert!(off <= 1, "{size:?}: off by {off}");
         }
     }
 }

@@ -101,6 +101,22 @@ unsafe extern "C" {
     fn sous_jpeg_out_close(out: *mut Handle);
 }
 
+/// Calls into `strips.c` with room for libjpeg's message: a non-zero status is a failure, and
+/// the message says why.
+fn checked(call: impl FnOnce(*mut c_char, usize) -> c_int) -> Result<(), String> {
+    let mut error = [0 as c_char; MESSAGE];
+    match call(error.as_mut_ptr(), error.len()) {
+        0 => Ok(()),
+        _ => Err(message(&error)),
+    }
+}
+
+/// Opens a decoder or an encoder with room for libjpeg's message: no handle is a failure.
+fn opened(open: impl FnOnce(*mut c_char, usize) -> *mut Handle) -> Result<NonNull<Handle>, String> {
+    let mut error = [0 as c_char; MESSAGE];
+    NonNull::new(open(error.as_mut_ptr(), error.len())).ok_or_else(|| message(&error))
+}
+
 fn message(error: &[c_char]) -> String {
     let bytes: Vec<u8> = error
         .iter()
@@ -123,11 +139,10 @@ unsafe impl Send for PlaneRows<'_> {}
 
 impl<'a> PlaneRows<'a> {
     pub fn open(jpeg: &'a [u8], scale: turbojpeg::ScalingFactor) -> Result<Self, CodecError> {
-        let mut error = [0 as c_char; MESSAGE];
         let mut geometry = Geometry::default();
         // SAFETY: the decoder reads `jpeg` until it is closed, which the lifetime 'a outlives;
         // the other pointers are to locals that live through the call.
-        let handle = unsafe {
+        let handle = opened(|error, error_len| unsafe {
             sous_planes_open(
                 jpeg.as_ptr(),
                 jpeg.len() as c_ulong,
@@ -135,11 +150,11 @@ impl<'a> PlaneRows<'a> {
                 scale.denom() as c_uint,
                 MAX_SCANS as c_int,
                 &mut geometry,
-                error.as_mut_ptr(),
-                error.len(),
+                error,
+                error_len,
             )
-        };
-        let handle = NonNull::new(handle).ok_or_else(|| CodecError::corrupt(message(&error)))?;
+        })
+        .map_err(CodecError::corrupt)?;
         Ok(PlaneRows {
             handle,
             geometry,
@@ -158,21 +173,18 @@ impl<'a> PlaneRows<'a> {
         }
         let out: [*mut u8; PLANES] = std::array::from_fn(|i| planes[i][starts[i]..].as_mut_ptr());
         let mut written = [0 as c_uint; PLANES];
-        let mut error = [0 as c_char; MESSAGE];
         // SAFETY: each `out[i]` has room for the plane's rows_per_read rows of its width, as
         // the C side writes; the handle is open.
-        let status = unsafe {
+        checked(|error, error_len| unsafe {
             sous_planes_read(
                 self.handle.as_ptr(),
                 out.as_ptr(),
                 written.as_mut_ptr(),
-                error.as_mut_ptr(),
-                error.len(),
+                error,
+                error_len,
             )
-        };
-        if status != 0 {
-            return Err(CodecError::corrupt(message(&error)));
-        }
+        })
+        .map_err(CodecError::corrupt)?;
         for (i, plane) in planes.iter_mut().enumerate() {
             plane.truncate(starts[i] + written[i] as usize * g.plane_width[i] as usize);
         }
@@ -220,20 +232,19 @@ impl JpegOut {
         optimize: bool,
         input: Input,
     ) -> Result<Self, CodecError> {
-        let mut error = [0 as c_char; MESSAGE];
         // SAFETY: plain values, and an error buffer that lives through the call.
-        let handle = unsafe {
+        let handle = opened(|error, error_len| unsafe {
             sous_jpeg_out_open(
                 width,
                 height,
                 c_int::from(quality),
                 c_int::from(optimize),
                 c_int::from(input == Input::Rgb),
-                error.as_mut_ptr(),
-                error.len(),
+                error,
+                error_len,
             )
-        };
-        let handle = NonNull::new(handle).ok_or_else(|| encode_failed(&error))?;
+        })
+        .map_err(encode_failed)?;
         Ok(JpegOut {
             handle,
             input,
@@ -248,20 +259,11 @@ impl JpegOut {
         assert_eq!(self.input, Input::Rgb, "opened for RGB rows");
         let stride = self.width as usize * 3;
         let count = ((rows.len() / stride) as u32).min(self.height - self.written);
-        let mut error = [0 as c_char; MESSAGE];
         // SAFETY: `rows` holds `count` rows of `stride` bytes; the handle is open.
-        let status = unsafe {
-            sous_jpeg_out_write_rgb(
-                self.handle.as_ptr(),
-                rows.as_ptr(),
-                count,
-                error.as_mut_ptr(),
-                error.len(),
-            )
-        };
-        if status != 0 {
-            return Err(encode_failed(&error));
-        }
+        checked(|error, error_len| unsafe {
+            sous_jpeg_out_write_rgb(self.handle.as_ptr(), rows.as_ptr(), count, error, error_len)
+        })
+        .map_err(encode_failed)?;
         rows.drain(..count as usize * stride);
         self.written += count;
         Ok(())
@@ -286,21 +288,18 @@ impl JpegOut {
             }
             let rows_in: [*const u8; PLANES] =
                 std::array::from_fn(|i| planes[i][used[i]..].as_ptr());
-            let mut error = [0 as c_char; MESSAGE];
             // SAFETY: each plane holds the rows the C side reads (checked above); the handle
             // is open.
-            let status = unsafe {
+            checked(|error, error_len| unsafe {
                 sous_jpeg_out_write(
                     self.handle.as_ptr(),
                     rows_in.as_ptr(),
                     rows,
-                    error.as_mut_ptr(),
-                    error.len(),
+                    error,
+                    error_len,
                 )
-            };
-            if status != 0 {
-                return Err(encode_failed(&error));
-            }
+            })
+            .map_err(encode_failed)?;
             for i in 0..PLANES {
                 used[i] += wanted[i];
             }
@@ -322,22 +321,20 @@ impl JpegOut {
         }
         let mut bytes = std::ptr::null();
         let mut size: c_ulong = 0;
-        let mut error = [0 as c_char; MESSAGE];
-        // SAFETY: the handle is open; on success `bytes` points at `size` bytes that live
-        // until it is closed, which `self`'s drop does after the copy.
-        unsafe {
-            if sous_jpeg_out_finish(
+        // SAFETY: the handle is open.
+        checked(|error, error_len| unsafe {
+            sous_jpeg_out_finish(
                 self.handle.as_ptr(),
                 &mut bytes,
                 &mut size,
-                error.as_mut_ptr(),
-                error.len(),
-            ) != 0
-            {
-                return Err(encode_failed(&error));
-            }
-            Ok(std::slice::from_raw_parts(bytes, size as usize).to_vec())
-        }
+                error,
+                error_len,
+            )
+        })
+        .map_err(encode_failed)?;
+        // SAFETY: `bytes` points at `size` bytes that live until the handle is closed, which
+        // `self`'s drop does after the copy.
+        Ok(unsafe { std::slice::from_raw_parts(bytes, size as usize) }.to_vec())
     }
 }
 
@@ -348,10 +345,10 @@ impl Drop for JpegOut {
     }
 }
 
-fn encode_failed(error: &[c_char]) -> CodecError {
+fn encode_failed(reason: String) -> CodecError {
     CodecError::Encode {
         format: "jpeg",
-        reason: message(error),
+        reason,
     }
 }
 
